@@ -1,0 +1,20 @@
+# bpflow — see README.md.
+GO ?= go
+CLANG ?= clang-14
+
+.PHONY: build test generate check-generate bench
+
+build:
+	CGO_ENABLED=0 $(GO) build -o bin/bpflow ./cmd/bpflow
+
+# The README's test command: every test, oracles included where installed.
+test:
+	$(GO) vet ./...
+	$(GO) test -count=1 ./...
+
+generate:
+	BPF_CLANG=$(CLANG) $(GO) generate ./...
+
+# Regenerate and fail when the committed generated files differ.
+check-generate: generate
+	git diff --exit-code -- bpf internal testdata ':!testdata/cases'

@@ -1,0 +1,3 @@
+module github.com/bpflow/bpflow
+
+go 1.26
