@@ -1,0 +1,93 @@
+package flowdiff
+
+import (
+	"bytes"
+	"regexp"
+	"sort"
+	"strconv"
+)
+
+var (
+	pidPrefix   = regexp.MustCompile(`([^\s\[\]]+)\[[0-9]+\]: `)
+	synPointer  = regexp.MustCompile(`SYN TO IGNORE! SYN tcp=0x[0-9a-fA-F]+`)
+	volatileXML = []*regexp.Regexp{
+		regexp.MustCompile(`(?s)(<build_environment>).*?(</build_environment>)`),
+		regexp.MustCompile(`(?s)(<execution_environment>).*?(</execution_environment>)`),
+		regexp.MustCompile(`(?s)(<rusage>).*?(</rusage>)`),
+	}
+	fileobject  = regexp.MustCompile(`(?s) *<fileobject>.*?</fileobject>\n`)
+	flowMapSize = regexp.MustCompile(`<flow_map_size>([0-9]+)</flow_map_size>`)
+)
+
+// Normalize rewrites, in place, what legitimately differs between runs:
+//   - "name[1234]: " message prefixes become "name[PID]: ";
+//   - the pointer of "SYN TO IGNORE! SYN tcp=0x…" becomes "0xPTR";
+//   - in every DFXML report (a file starting with "<?xml" that has a <dfxml>
+//     element) the contents of build_environment, execution_environment and
+//     rusage are dropped, and the fileobjects of the flows still open at the
+//     end of input — the last <flow_map_size> of them — are sorted.
+func Normalize(s *Snapshot) {
+	s.Stdout = normalizeText(s.Stdout)
+	s.Stderr = normalizeText(s.Stderr)
+	for i := range s.Entries {
+		e := &s.Entries[i]
+		if e.Kind == KindFile && IsReport(e.Data) {
+			e.Data = NormalizeReport(e.Data)
+		}
+	}
+}
+
+func normalizeText(b []byte) []byte {
+	b = pidPrefix.ReplaceAll(b, []byte("${1}[PID]: "))
+	return synPointer.ReplaceAll(b, []byte("SYN TO IGNORE! SYN tcp=0xPTR"))
+}
+
+// IsReport tells whether data is a DFXML report as tcpflow writes it.
+func IsReport(data []byte) bool {
+	return bytes.HasPrefix(data, []byte("<?xml")) && bytes.Contains(data, []byte("<dfxml"))
+}
+
+// NormalizeReport returns report with its volatile parts dropped and the
+// end-of-input fileobjects sorted (see Normalize).
+func NormalizeReport(report []byte) []byte {
+	out := report
+	for _, re := range volatileXML {
+		out = re.ReplaceAll(out, []byte("${1}${2}"))
+	}
+	return sortOpenFlows(out)
+}
+
+// sortOpenFlows sorts the last N fileobjects, N being the report's
+// flow_map_size: the flows closed because input ended, in hash-table order.
+func sortOpenFlows(report []byte) []byte {
+	m := flowMapSize.FindSubmatch(report)
+	if m == nil {
+		return report
+	}
+	n, err := strconv.Atoi(string(m[1]))
+	if err != nil || n < 2 {
+		return report
+	}
+	locs := fileobject.FindAllIndex(report, -1)
+	if n > len(locs) {
+		n = len(locs)
+	}
+	tail := locs[len(locs)-n:]
+	// Only a contiguous run can be reordered safely.
+	for i := 1; i < len(tail); i++ {
+		if tail[i][0] != tail[i-1][1] {
+			return report
+		}
+	}
+	objs := make([][]byte, len(tail))
+	for i, l := range tail {
+		objs[i] = report[l[0]:l[1]]
+	}
+	sort.Slice(objs, func(i, j int) bool { return bytes.Compare(objs[i], objs[j]) < 0 })
+	start, end := tail[0][0], tail[len(tail)-1][1]
+	out := append([]byte{}, report[:start]...)
+	for _, o := range objs {
+		out = append(out, o...)
+	}
+	return append(out, report[end:]...)
+}
