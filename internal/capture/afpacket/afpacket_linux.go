@@ -1,0 +1,354 @@
+//go:build linux
+
+package afpacket
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/bits"
+	"os"
+	"strings"
+	"sync/atomic"
+	"time"
+	"unsafe"
+
+	"golang.org/x/net/bpf"
+	"golang.org/x/sys/unix"
+
+	"github.com/bpflow/bpflow/internal/capture"
+	"github.com/bpflow/bpflow/internal/layers"
+)
+
+// frameSize is the nominal TPACKET_V3 frame size. V3 packs frames of any size
+// into a block; the kernel only needs frames-per-block to divide evenly.
+const frameSize = 2048
+
+// frameOverhead bounds what the kernel stores in a block beside the packet
+// (block descriptor, frame header, sockaddr_ll, alignment, reserve).
+const frameOverhead = 256
+
+// source is a running AF_PACKET capture.
+type source struct {
+	dev       device
+	fd        int
+	wakeFD    int // eventfd: ctx cancellation wakes poll
+	ring      []byte
+	blockSize int
+	blocks    int
+	next      int
+	timeout   time.Duration
+	dec       decoder
+	dropped   uint64
+	closed    bool
+}
+
+// Open captures on cfg.Interface with the default ring (--ring-size, when
+// given, sets its total size).
+func Open(ctx context.Context, cfg capture.Config, log *slog.Logger) (capture.Source, error) {
+	return OpenTuned(ctx, cfg, Tuning{RingSize: cfg.RingSize}, log)
+}
+
+// OpenTuned is Open with explicit ring sizes. It must run in the network
+// namespace of the interface; the socket stays bound to it.
+func OpenTuned(ctx context.Context, cfg capture.Config, t Tuning, log *slog.Logger) (capture.Source, error) {
+	dev, err := lookupDevice(cfg.Interface)
+	if err != nil {
+		return nil, err
+	}
+	var prog []bpf.Instruction
+	if strings.TrimSpace(cfg.Filter) != "" {
+		if prog, err = compileFilter(cfg.Filter, dev.linkType); err != nil {
+			return nil, err
+		}
+	}
+	s, err := open(ctx, cfg, t, dev, prog, log)
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func open(_ context.Context, cfg capture.Config, t Tuning, dev device, prog []bpf.Instruction, log *slog.Logger) (*source, error) {
+	snaplen := cfg.Snaplen
+	if snaplen <= 0 {
+		snaplen = defaultSnaplen
+	}
+	t, err := t.withDefaults(snaplen)
+	if err != nil {
+		return nil, fmt.Errorf("size the AF_PACKET ring for %s: %w", dev.name, err)
+	}
+	filt, err := buildSocketFilter(prog, dev.loIfindex)
+	if err != nil {
+		return nil, fmt.Errorf("build socket filter for %s: %w", dev.name, err)
+	}
+	match, err := userMatcher(filt.user)
+	if err != nil {
+		return nil, err
+	}
+	s := &source{dev: dev, fd: -1, wakeFD: -1, blockSize: t.BlockSize, blocks: t.RingSize / t.BlockSize, timeout: t.BlockTimeout}
+	s.dec = decoder{linkType: dev.linkType, cooked: dev.cooked, vlanOffset: dev.vlanOffset, loIfindex: dev.loIfindex, snaplen: uint32(snaplen), match: match, matchAll: filt.userAll}
+	if err := s.setup(cfg.Promisc, filt.kernel); err != nil {
+		return nil, errors.Join(err, s.Close())
+	}
+	if log != nil {
+		log.Debug("AF_PACKET capture ready", "interface", dev.name, "linktype", dev.linkType, "block_size", s.blockSize, "blocks", s.blocks, "kernel_filter_insns", len(filt.kernel), "userspace_filter", filt.userAll)
+	}
+	return s, nil
+}
+
+// withDefaults fills zero fields and checks the ring can hold a snaplen frame.
+func (t Tuning) withDefaults(snaplen int) (Tuning, error) {
+	if t.BlockTimeout <= 0 {
+		t.BlockTimeout = DefaultBlockTimeout
+	}
+	t.BlockTimeout = min(t.BlockTimeout, maxBlockTimeout)
+	if t.BlockSize <= 0 {
+		t.BlockSize = max(DefaultBlockSize, 1<<bits.Len(uint(snaplen+frameOverhead)))
+	}
+	page := os.Getpagesize()
+	if t.BlockSize < page || t.BlockSize&(t.BlockSize-1) != 0 {
+		return t, fmt.Errorf("block size %d must be a power of two and at least the page size %d", t.BlockSize, page)
+	}
+	if t.BlockSize < snaplen+frameOverhead {
+		return t, fmt.Errorf("block size %d cannot hold a %d-byte snaplen frame (need at least %d)", t.BlockSize, snaplen, snaplen+frameOverhead)
+	}
+	if t.RingSize <= 0 {
+		t.RingSize = DefaultRingSize
+	}
+	t.RingSize = max(t.RingSize/t.BlockSize, 2) * t.BlockSize
+	return t, nil
+}
+
+// setup creates the socket and ring. The socket is bound last, so no packet
+// reaches the ring before the filter is in place.
+func (s *source) setup(promisc bool, kernelFilter []bpf.RawInstruction) error {
+	typ := unix.SOCK_RAW
+	if s.dev.cooked {
+		typ = unix.SOCK_DGRAM
+	}
+	fd, err := unix.Socket(unix.AF_PACKET, typ|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open AF_PACKET socket for %s: %w", s.dev.name, permissionHint(err))
+	}
+	s.fd = fd
+	if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_VERSION, unix.TPACKET_V3); err != nil {
+		return fmt.Errorf("select TPACKET_V3 on %s: %w", s.dev.name, err)
+	}
+	if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_RESERVE, reserveLen); err != nil {
+		return fmt.Errorf("reserve VLAN headroom on %s: %w", s.dev.name, err)
+	}
+	if err := s.mapRing(); err != nil {
+		return err
+	}
+	if err := attachFilter(fd, kernelFilter); err != nil {
+		return fmt.Errorf("attach socket filter on %s: %w", s.dev.name, err)
+	}
+	if promisc && s.dev.ifindex != 0 {
+		mreq := unix.PacketMreq{Ifindex: int32(s.dev.ifindex), Type: unix.PACKET_MR_PROMISC}
+		if err := unix.SetsockoptPacketMreq(fd, unix.SOL_PACKET, unix.PACKET_ADD_MEMBERSHIP, &mreq); err != nil {
+			return fmt.Errorf("enter promiscuous mode on %s: %w", s.dev.name, permissionHint(err))
+		}
+	}
+	if s.wakeFD, err = unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK); err != nil {
+		return fmt.Errorf("create wakeup eventfd: %w", err)
+	}
+	sa := unix.SockaddrLinklayer{Protocol: htons(unix.ETH_P_ALL), Ifindex: s.dev.ifindex}
+	if err := unix.Bind(fd, &sa); err != nil {
+		return fmt.Errorf("bind AF_PACKET socket to %s (ifindex %d): %w", s.dev.name, s.dev.ifindex, err)
+	}
+	// A bind to a device that is down succeeds but leaves ENETDOWN pending.
+	if soerr, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ERROR); err == nil && soerr != 0 {
+		return fmt.Errorf("capture on %s: %w", s.dev.name, unix.Errno(soerr))
+	}
+	return nil
+}
+
+func (s *source) mapRing() error {
+	req := unix.TpacketReq3{
+		Block_size:     uint32(s.blockSize),
+		Block_nr:       uint32(s.blocks),
+		Frame_size:     frameSize,
+		Frame_nr:       uint32(s.blockSize / frameSize * s.blocks),
+		Retire_blk_tov: uint32(max(s.timeout/time.Millisecond, 1)),
+	}
+	if err := unix.SetsockoptTpacketReq3(s.fd, unix.SOL_PACKET, unix.PACKET_RX_RING, &req); err != nil {
+		return fmt.Errorf("create %d×%d-byte TPACKET_V3 ring on %s: %w", s.blocks, s.blockSize, s.dev.name, err)
+	}
+	ring, err := unix.Mmap(s.fd, 0, s.blockSize*s.blocks, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+	if err != nil {
+		return fmt.Errorf("map %d-byte TPACKET_V3 ring on %s: %w", s.blockSize*s.blocks, s.dev.name, err)
+	}
+	s.ring = ring
+	return nil
+}
+
+func attachFilter(fd int, prog []bpf.RawInstruction) error {
+	if len(prog) == 0 {
+		return errors.New("empty socket filter")
+	}
+	// bpf.RawInstruction and unix.SockFilter share struct sock_filter's layout.
+	fprog := unix.SockFprog{Len: uint16(len(prog)), Filter: (*unix.SockFilter)(unsafe.Pointer(&prog[0]))}
+	return unix.SetsockoptSockFprog(fd, unix.SOL_SOCKET, unix.SO_ATTACH_FILTER, &fprog)
+}
+
+// permissionHint names the capability an EPERM/EACCES is about.
+func permissionHint(err error) error {
+	if errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES) {
+		return fmt.Errorf("%w (packet capture needs CAP_NET_RAW: run as root or grant the capability)", err)
+	}
+	return err
+}
+
+func htons(v uint16) uint16 { return v<<8 | v>>8 }
+
+// LinkType is the link type of delivered frames.
+func (s *source) LinkType() layers.LinkType { return s.dev.linkType }
+
+// Run delivers frames until ctx is done, then drains the ring.
+func (s *source) Run(ctx context.Context, handle func(*layers.Frame) error) error {
+	if s.closed {
+		return fmt.Errorf("capture on %s: source is closed", s.dev.name)
+	}
+	stop := context.AfterFunc(ctx, s.wake)
+	defer stop()
+	for ctx.Err() == nil {
+		if err := s.consume(handle); err != nil {
+			return err
+		}
+		if err := s.wait(); err != nil {
+			return err
+		}
+	}
+	return s.drain(handle)
+}
+
+// wake interrupts a poll in wait; it runs once, when ctx is done.
+func (s *source) wake() {
+	one := [8]byte{1}
+	_, _ = unix.Write(s.wakeFD, one[:])
+}
+
+func (s *source) blockAt(i int) []byte {
+	return s.ring[i*s.blockSize : (i+1)*s.blockSize]
+}
+
+func blockStatus(blk []byte) *uint32 {
+	return (*uint32)(unsafe.Pointer(&blk[offBlkStatus]))
+}
+
+// consume delivers every block userspace owns, in ring order, handing each
+// back to the kernel after its frames are delivered.
+func (s *source) consume(handle func(*layers.Frame) error) error {
+	for range s.blocks {
+		blk := s.blockAt(s.next)
+		status := blockStatus(blk)
+		if atomic.LoadUint32(status)&statusUser == 0 {
+			return nil
+		}
+		err := s.dec.block(blk, handle)
+		atomic.StoreUint32(status, 0) // TP_STATUS_KERNEL
+		s.next = (s.next + 1) % s.blocks
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// wait blocks until the kernel hands over a block or ctx is cancelled.
+func (s *source) wait() error {
+	if atomic.LoadUint32(blockStatus(s.blockAt(s.next)))&statusUser != 0 {
+		return nil
+	}
+	fds := []unix.PollFd{{Fd: int32(s.fd), Events: unix.POLLIN}, {Fd: int32(s.wakeFD), Events: unix.POLLIN}}
+	_, err := unix.Poll(fds, -1)
+	if err != nil && !errors.Is(err, unix.EINTR) {
+		return fmt.Errorf("poll AF_PACKET socket on %s: %w", s.dev.name, err)
+	}
+	return s.socketError(fds[0].Revents)
+}
+
+// socketError turns POLLERR into the error the kernel recorded (ENETDOWN
+// when the interface goes down or away).
+func (s *source) socketError(revents int16) error {
+	if revents&(unix.POLLERR|unix.POLLHUP|unix.POLLNVAL) == 0 {
+		return nil
+	}
+	soerr, err := unix.GetsockoptInt(s.fd, unix.SOL_SOCKET, unix.SO_ERROR)
+	if err != nil {
+		return fmt.Errorf("capture on %s: read socket error: %w", s.dev.name, err)
+	}
+	if soerr == 0 {
+		return nil
+	}
+	return fmt.Errorf("capture on %s: %w", s.dev.name, unix.Errno(soerr))
+}
+
+// drain stops new packets at the socket filter, then delivers what the ring
+// already holds, including the partly filled block the kernel hands over
+// when its timeout expires.
+func (s *source) drain(handle func(*layers.Frame) error) error {
+	if err := attachFilter(s.fd, dropAll); err != nil {
+		return fmt.Errorf("stop capture on %s: %w", s.dev.name, err)
+	}
+	waitMS := int(2*s.timeout/time.Millisecond) + 20
+	for {
+		if err := s.consume(handle); err != nil {
+			return err
+		}
+		fds := []unix.PollFd{{Fd: int32(s.fd), Events: unix.POLLIN}}
+		n, err := unix.Poll(fds, waitMS)
+		if err != nil && !errors.Is(err, unix.EINTR) {
+			return fmt.Errorf("poll AF_PACKET socket on %s while draining: %w", s.dev.name, err)
+		}
+		if n == 0 && atomic.LoadUint32(blockStatus(s.blockAt(s.next)))&statusUser == 0 {
+			s.collectStats()
+			return nil
+		}
+	}
+}
+
+// collectStats adds the kernel's drop counter (reading it resets it).
+func (s *source) collectStats() {
+	if s.fd < 0 {
+		return
+	}
+	st, err := unix.GetsockoptTpacketStatsV3(s.fd, unix.SOL_PACKET, unix.PACKET_STATISTICS)
+	if err == nil {
+		s.dropped += uint64(st.Drops)
+	}
+}
+
+// Stats reports delivered frames and the frames the kernel dropped because
+// the ring was full.
+func (s *source) Stats() capture.Stats {
+	s.collectStats()
+	return capture.Stats{Captured: s.dec.delivered, Dropped: s.dropped}
+}
+
+// Close unmaps the ring and closes the socket (which leaves promiscuous mode).
+func (s *source) Close() error {
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	s.collectStats()
+	var errs []error
+	if s.ring != nil {
+		if err := unix.Munmap(s.ring); err != nil {
+			errs = append(errs, fmt.Errorf("unmap ring of %s: %w", s.dev.name, err))
+		}
+		s.ring = nil
+	}
+	for _, fd := range []*int{&s.fd, &s.wakeFD} {
+		if *fd >= 0 {
+			if err := unix.Close(*fd); err != nil {
+				errs = append(errs, fmt.Errorf("close capture socket of %s: %w", s.dev.name, err))
+			}
+			*fd = -1
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,83 @@
+package afpacket
+
+import (
+	"fmt"
+
+	"golang.org/x/net/bpf"
+)
+
+// maxKernelInsns is Linux's BPF_MAXINSNS for socket filters.
+const maxKernelInsns = 4096
+
+// keepAll is the socket program's "accept" length: at least any snaplen, so
+// snaplen is applied in userspace after the VLAN tag is restored, as libpcap does.
+const keepAll = 0x40000
+
+// socketFilter is what gets attached to the socket and what must still run
+// in userspace.
+type socketFilter struct {
+	kernel []bpf.RawInstruction
+	// user is the filter for frames the kernel passed unfiltered: those with
+	// an offloaded VLAN tag, or all of them when the program is too long for
+	// the kernel (user == nil: nothing to run).
+	user []bpf.Instruction
+	// userAll: the kernel did not filter at all; run user on every frame.
+	userAll bool
+}
+
+// buildSocketFilter puts a prologue before the compiled program (nil: no
+// filter): drop outgoing copies on the loopback device loIfindex (0: none)
+// and pass packets with an offloaded VLAN tag to userspace, where the filter
+// sees the frame with its tag restored.
+func buildSocketFilter(prog []bpf.Instruction, loIfindex int32) (socketFilter, error) {
+	var head []bpf.Instruction
+	if loIfindex > 0 {
+		head = append(head,
+			bpf.LoadExtension{Num: bpf.ExtType},
+			bpf.JumpIf{Cond: bpf.JumpEqual, Val: packetOutgoing, SkipFalse: 3},
+			bpf.LoadExtension{Num: bpf.ExtInterfaceIndex},
+			bpf.JumpIf{Cond: bpf.JumpEqual, Val: uint32(loIfindex), SkipFalse: 1},
+			bpf.RetConstant{Val: 0},
+		)
+	}
+	if prog == nil {
+		return assemble(append(head, bpf.RetConstant{Val: keepAll}), socketFilter{})
+	}
+	withVLAN := append(head,
+		bpf.LoadExtension{Num: bpf.ExtVLANTagPresent},
+		bpf.JumpIf{Cond: bpf.JumpEqual, Val: 0, SkipTrue: 1},
+		bpf.RetConstant{Val: keepAll},
+	)
+	if len(withVLAN)+len(prog) > maxKernelInsns {
+		return assemble(append(head, bpf.RetConstant{Val: keepAll}), socketFilter{user: prog, userAll: true})
+	}
+	return assemble(append(withVLAN, prog...), socketFilter{user: prog})
+}
+
+func assemble(insns []bpf.Instruction, f socketFilter) (socketFilter, error) {
+	raw, err := bpf.Assemble(insns)
+	if err != nil {
+		return socketFilter{}, fmt.Errorf("assemble socket filter of %d instructions: %w", len(insns), err)
+	}
+	f.kernel = raw
+	return f, nil
+}
+
+// dropAll stops new packets from entering the ring while it is drained:
+// "ret #0", the opcode BPF_RET|BPF_K with k = 0.
+var dropAll = []bpf.RawInstruction{{Op: 0x06}}
+
+// userMatcher runs prog in userspace. nil prog matches everything.
+func userMatcher(prog []bpf.Instruction) (func(data []byte, wireLen uint32) bool, error) {
+	if prog == nil {
+		return nil, nil
+	}
+	vm, err := bpf.NewVM(prog)
+	if err != nil {
+		return nil, fmt.Errorf("prepare userspace filter: %w", err)
+	}
+	return func(data []byte, _ uint32) bool {
+		n, err := vm.Run(data)
+		return err == nil && n > 0
+	}, nil
+}
