@@ -1,0 +1,409 @@
+package flow
+
+import (
+	"github.com/bpflow/bpflow/internal/layers"
+)
+
+// DefaultMaxSeek is tcpflow's max_seek (-m): 16 MiB.
+const DefaultMaxSeek = 16 * 1024 * 1024
+
+// maxSavedFlows is how many closed flows tcpflow remembers for stragglers.
+const maxSavedFlows = 100
+
+// Sink receives every effect of the engine. File-mode calls (OpenFile,
+// ShiftFile, WriteFile) happen only when storing; Print only in console mode.
+// An error returned by a sink is fatal for the run.
+type Sink interface {
+	// OpenFile makes sure f's file is open, creating it (and naming f) the
+	// first time.
+	OpenFile(f *Flow) error
+	// ShiftFile moves the whole content of f's file n bytes forward; the
+	// first n bytes keep whatever they held (tcpflow does not clear them).
+	ShiftFile(f *Flow, n int64) error
+	// WriteFile writes data at offset off of f's file; ts is the packet time.
+	WriteFile(f *Flow, off int64, data []byte, ts int64) error
+	// Print prints one console record of f.
+	Print(f *Flow, data []byte) error
+	// Touch marks f as most recently used (the open-file LRU).
+	Touch(f *Flow)
+	// CloseFlow is called once when f is removed: close its file, set times,
+	// write its report entry.
+	CloseFlow(f *Flow) error
+	// MatchesFile reports whether name holds data at offset off (a straggler
+	// retransmission after the flow was closed).
+	MatchesFile(name string, off uint32, data []byte) bool
+	// SynIgnored reports tcpflow's "SYN TO IGNORE!" case.
+	SynIgnored(f *Flow)
+	// SynWithData reports a SYN carrying n bytes (a protocol violation).
+	SynWithData(f *Flow, n int)
+}
+
+// Config holds the options that change the engine's rules.
+type Config struct {
+	// Console is -c/-C: print every segment instead of reassembling.
+	Console bool
+	// NoStore is -FX: keep no flow files (file mode only).
+	NoStore bool
+	// MaxBytes is -b (negative: unlimited).
+	MaxBytes int64
+	// MaxSeek is -m (tcpflow reads it with atoi into an int32).
+	MaxSeek int32
+	// TCPTimeout is -S tcp_timeout in seconds (0: off).
+	TCPTimeout uint32
+}
+
+type savedFlow struct {
+	key  Key
+	name string
+	isn  uint32
+}
+
+// Engine is the flow table. It is not safe for concurrent use: one
+// goroutine owns decode → flow → output.
+type Engine struct {
+	cfg  Config
+	sink Sink
+
+	flows      map[Key]*Flow
+	head, tail *Flow // live flows, creation order
+
+	saved    []savedFlow
+	savedMap map[Key]int // index into saved, offset by savedBase
+	// savedBase is how many saved flows were evicted, so savedMap values
+	// stay valid without renumbering.
+	savedBase int
+
+	// AllowNew is false during the -R phase: only known flows continue.
+	AllowNew bool
+
+	nextID      uint64
+	nextSession uint64
+	// Packets counts packets attached to a flow (report total_packets).
+	Packets uint64
+}
+
+// New returns an engine that calls sink for every effect.
+func New(cfg Config, sink Sink) *Engine {
+	if cfg.MaxSeek == 0 && !cfg.Console {
+		// a zero max_seek is legal (-m 0); callers pass DefaultMaxSeek
+		// explicitly when no -m was given.
+		_ = 0
+	}
+	return &Engine{
+		cfg:      cfg,
+		sink:     sink,
+		flows:    make(map[Key]*Flow),
+		savedMap: make(map[Key]int),
+		AllowNew: true,
+	}
+}
+
+// FlowsCreated is the number of flows created so far (report total_flows).
+func (e *Engine) FlowsCreated() uint64 { return e.nextID }
+
+// OpenFlows is the number of flows in the table (report flow_map_size).
+func (e *Engine) OpenFlows() int { return len(e.flows) }
+
+// Packet is what the engine needs to know about one decoded frame.
+type Packet struct {
+	TS      int64  // nanoseconds, already with -S tdelta applied
+	WireLen uint32 // frame length on the wire
+	CapLen  uint32 // captured length
+}
+
+// Process runs tcpflow's process_tcp for one segment.
+func (e *Engine) Process(seg *layers.Segment, pkt Packet) error {
+	key := Key{Src: seg.Src, Dst: seg.Dst, SrcPort: seg.SrcPort, DstPort: seg.DstPort, Family: seg.Family}
+	syn := seg.Flags&layers.FlagSYN != 0
+	ack := seg.Flags&layers.FlagACK != 0
+	fin := seg.Flags&layers.FlagFIN != 0
+	rst := seg.Flags&layers.FlagRST != 0
+	data := seg.Payload
+	seq := seg.Seq
+
+	f := e.flows[key]
+	if f == nil && !e.AllowNew {
+		return nil
+	}
+	if syn && f != nil && f.SynCount > 0 && f.Pos > 0 {
+		e.sink.SynIgnored(f)
+		return nil
+	}
+	if f == nil {
+		if len(data) == 0 {
+			if fin || rst || (!syn && !ack) {
+				return nil
+			}
+		} else if e.isStraggler(key, seq, data) {
+			return nil
+		}
+	}
+	var delta int32
+	if f != nil {
+		delta = int32(seq - f.NSN)
+		if abs32(delta) > e.cfg.MaxSeek {
+			if err := e.remove(f); err != nil {
+				return err
+			}
+			f, delta = nil, 0
+		}
+	}
+	if f == nil {
+		if !syn && len(data) == 0 {
+			return nil
+		}
+		isn := seq - 1
+		if syn {
+			isn = seq
+		}
+		f = e.create(key, isn, seg, pkt)
+	}
+	f.Last = pkt.TS
+	e.Packets++
+	f.Len += uint64(pkt.WireLen)
+	f.CapLen += uint64(pkt.CapLen)
+	f.Packets++
+
+	if syn {
+		f.SynCount++
+		if ack {
+			f.Dir = DirServerClient
+		} else {
+			f.Dir = DirClientServer
+		}
+		if len(data) > 0 {
+			f.Violations++
+			e.sink.SynWithData(f, len(data))
+		}
+	}
+	if len(data) > 0 {
+		var err error
+		if e.cfg.Console {
+			err = e.print(f, data)
+		} else if !e.cfg.NoStore {
+			err = e.store(f, data, delta, pkt.TS)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if rst {
+		return e.remove(f)
+	}
+	if fin {
+		f.FinCount++
+		if f.FinCount == 1 {
+			f.FinSize = seq + uint32(len(data)) - f.ISN - 1
+		}
+	} else {
+		e.sink.Touch(f)
+	}
+	if f.FinCount > 0 && f.SeenBytes() == f.FinSize {
+		return e.remove(f)
+	}
+	return nil
+}
+
+// abs32 is C's abs on an int: abs(INT_MIN) stays negative, so the largest
+// backward jump never exceeds max_seek, as in tcpflow.
+func abs32(v int32) int32 {
+	if v < 0 {
+		return -v
+	}
+	return v
+}
+
+// isStraggler reports a data segment of an unknown flow that repeats bytes
+// already in a recently closed flow's file.
+func (e *Engine) isStraggler(key Key, seq uint32, data []byte) bool {
+	i, ok := e.savedMap[key]
+	if !ok {
+		return false
+	}
+	s := &e.saved[i-e.savedBase]
+	return e.sink.MatchesFile(s.name, seq-s.isn-1, data)
+}
+
+func (e *Engine) create(key Key, isn uint32, seg *layers.Segment, pkt Packet) *Flow {
+	rev := Key{Src: key.Dst, Dst: key.Src, SrcPort: key.DstPort, DstPort: key.SrcPort, Family: key.Family}
+	var session uint64
+	if r := e.flows[rev]; r != nil {
+		session = r.SessionID
+	} else {
+		session = e.nextSession
+		e.nextSession++
+	}
+	f := &Flow{
+		Key:       key,
+		ID:        e.nextID,
+		SessionID: session,
+		VLAN:      seg.VLAN,
+		MACDst:    seg.MACDst,
+		MACSrc:    seg.MACSrc,
+		Start:     pkt.TS,
+		Last:      pkt.TS,
+		ISN:       isn,
+		NSN:       isn + 1,
+	}
+	e.nextID++
+	e.flows[key] = f
+	f.prev = e.tail
+	if e.tail != nil {
+		e.tail.next = f
+	} else {
+		e.head = f
+	}
+	e.tail = f
+	return f
+}
+
+// print is tcpflow's print_packet budget logic: -b caps the bytes printed per
+// flow object.
+func (e *Engine) print(f *Flow, data []byte) error {
+	if max := e.cfg.MaxBytes; max >= 0 {
+		if f.LastByte > max {
+			return nil
+		}
+		if int64(len(data)) > max-f.LastByte {
+			data = data[:max-f.LastByte]
+			if len(data) == 0 {
+				return nil
+			}
+		}
+	}
+	if err := e.sink.Print(f, data); err != nil {
+		return err
+	}
+	f.LastByte += int64(len(data))
+	return nil
+}
+
+// store is tcpflow's store_packet: place data at pos+delta, inserting before
+// the first byte when no SYN fixed the ISN.
+func (e *Engine) store(f *Flow, data []byte, delta int32, ts int64) error {
+	length := int64(len(data))
+	offset := f.Pos + int64(delta)
+	var insert int64
+	if offset < 0 {
+		if f.SynCount > 0 {
+			f.Violations++
+			return nil
+		}
+		insert = -offset
+		offset = 0
+	}
+	wlen := length
+	if max := e.cfg.MaxBytes; max >= 0 {
+		if offset >= max {
+			wlen = 0
+		} else if offset+length > max {
+			wlen = max - offset
+		}
+	}
+	if err := e.sink.OpenFile(f); err != nil {
+		return err
+	}
+	if insert > 0 {
+		if err := e.sink.ShiftFile(f, insert); err != nil {
+			return err
+		}
+		f.ISN -= uint32(insert)
+		f.Pos = 0
+		f.NSN = f.ISN + 1
+		f.OutOfOrder++
+		f.seenLost = true
+	}
+	if offset != f.Pos {
+		if delta == -1 && length == 1 {
+			return nil // RFC 1122 keepalive
+		}
+		if delta < 0 {
+			f.OutOfOrder++
+		}
+		f.Pos += int64(delta)
+		f.NSN += uint32(delta)
+	}
+	if err := e.sink.WriteFile(f, offset, data[:wlen], ts); err != nil {
+		return err
+	}
+	if !f.seenLost {
+		f.seen.add(uint64(f.Pos), uint64(length))
+	}
+	f.Pos += length
+	f.NSN += uint32(length)
+	if f.Pos > f.LastByte {
+		f.LastByte = f.Pos
+	}
+	return nil
+}
+
+// remove closes f and remembers it for stragglers (tcpflow's remove_flow).
+func (e *Engine) remove(f *Flow) error {
+	delete(e.flows, f.Key)
+	if f.prev != nil {
+		f.prev.next = f.next
+	} else {
+		e.head = f.next
+	}
+	if f.next != nil {
+		f.next.prev = f.prev
+	} else {
+		e.tail = f.prev
+	}
+	f.prev, f.next = nil, nil
+	err := e.sink.CloseFlow(f)
+	e.save(f)
+	return err
+}
+
+// save mirrors tcpflow's saved-flow list: at most 101 entries, the oldest
+// evicted first, and evicting removes the key even if a newer entry of the
+// same 4-tuple replaced it in the map.
+func (e *Engine) save(f *Flow) {
+	if len(e.saved) > maxSavedFlows {
+		delete(e.savedMap, e.saved[0].key)
+		e.saved[0] = savedFlow{}
+		e.saved = e.saved[1:]
+		e.savedBase++
+	}
+	e.saved = append(e.saved, savedFlow{key: f.Key, name: f.Name, isn: f.ISN})
+	e.savedMap[f.Key] = e.savedBase + len(e.saved) - 1
+}
+
+// Expire closes every flow idle for more than tcp_timeout seconds at packet
+// time ts. tcpflow runs it after each packet that reached the IP layer.
+func (e *Engine) Expire(ts int64) error {
+	if e.cfg.TCPTimeout == 0 {
+		return nil
+	}
+	now := floorSec(ts)
+	for f := e.head; f != nil; {
+		next := f.next
+		if age := uint32(now - floorSec(f.Last)); age > e.cfg.TCPTimeout {
+			if err := e.remove(f); err != nil {
+				return err
+			}
+		}
+		f = next
+	}
+	return nil
+}
+
+func floorSec(ns int64) int64 {
+	s := ns / 1e9
+	if ns%1e9 < 0 {
+		s--
+	}
+	return s
+}
+
+// CloseAll closes every remaining flow (end of input), oldest first.
+func (e *Engine) CloseAll() error {
+	var first error
+	for e.head != nil {
+		if err := e.remove(e.head); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}

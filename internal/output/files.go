@@ -1,0 +1,280 @@
+package output
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/bpflow/bpflow/internal/flow"
+)
+
+// fileState is a flow's file as the store sees it; it lives in Flow.Ext.
+type fileState struct {
+	f          *flow.Flow
+	fd         int // -1 when closed (never opened, or closed by the LRU)
+	prev, next *fileState
+	onList     bool
+}
+
+// Files stores flows in files the way tcpflow does: the name is the first
+// free connection count (O_EXCL), writes go to the flow's offset, the least
+// recently used file is closed when too many are open and reopened later,
+// and at close the file's times become the flow's first packet time.
+type Files struct {
+	Namer Namer
+	// MaxFDs is tcpflow's max_fds (-f, or the descriptor limit − 6).
+	MaxFDs int
+	// Warn receives perror-style messages (name: reason).
+	Warn func(msg string)
+
+	head, tail *fileState // open files, least recently used first
+	open       int
+	// MaxOpen is the peak number of open files (report max_open_flows).
+	MaxOpen  int
+	madeDirs map[string]bool
+}
+
+func stateOf(f *flow.Flow) *fileState {
+	s, _ := f.Ext.(*fileState)
+	if s == nil {
+		s = &fileState{f: f, fd: -1}
+		f.Ext = s
+	}
+	return s
+}
+
+// OpenFiles is the number of flow files open now (report open_fds_at_end).
+func (fs *Files) OpenFiles() int { return fs.open }
+
+// Open makes sure f's file is open, creating it under the first free name.
+func (fs *Files) Open(f *flow.Flow) error {
+	s := stateOf(f)
+	if s.fd >= 0 {
+		return nil
+	}
+	if f.Name == "" {
+		return fs.create(f, s)
+	}
+	fd, err := fs.retryingOpen(f.Name, unix.O_RDWR|unix.O_CREAT)
+	if err != nil {
+		fs.Warn(f.Name + ": " + errText(err))
+		return nil // tcpflow gives up on this packet, not on the run
+	}
+	s.fd = fd
+	fs.pushOpen(s)
+	return nil
+}
+
+func (fs *Files) create(f *flow.Flow, s *fileState) error {
+	for count := uint32(0); ; count++ {
+		name, err := fs.Namer.Name(f, count)
+		if err != nil {
+			return err
+		}
+		if strings.IndexByte(name, '/') >= 0 {
+			if err := fs.mkdirsFor(name); err != nil {
+				return err
+			}
+		}
+		fd, err := fs.retryingOpen(name, unix.O_RDWR|unix.O_CREAT|unix.O_EXCL)
+		if err == nil {
+			f.Name = name
+			s.fd = fd
+			fs.pushOpen(s)
+			return nil
+		}
+		if !errors.Is(err, unix.EEXIST) {
+			return fmt.Errorf("Cannot open: %s", name) //nolint:staticcheck // tcpflow's exact text
+		}
+	}
+}
+
+// retryingOpen closes least recently used files while the limit is reached
+// or the system says there are too many open files.
+func (fs *Files) retryingOpen(name string, flags int) (int, error) {
+	for {
+		if fs.open >= fs.MaxFDs && fs.head != nil {
+			fs.closeFD(fs.head)
+		}
+		fd, err := unix.Open(name, flags|unix.O_CLOEXEC, 0o666)
+		if err == nil {
+			return fd, nil
+		}
+		if (!errors.Is(err, unix.EMFILE) && !errors.Is(err, unix.ENFILE)) || fs.head == nil {
+			return -1, err
+		}
+		fs.closeFD(fs.head)
+	}
+}
+
+// mkdirsFor creates the directories of a templated name one level at a time.
+func (fs *Files) mkdirsFor(name string) error {
+	if fs.madeDirs == nil {
+		fs.madeDirs = make(map[string]bool)
+	}
+	mpath := ""
+	rest := name
+	if strings.HasPrefix(rest, "/") {
+		mpath, rest = "/", rest[1:]
+	}
+	parts := strings.Split(rest, "/")
+	for _, p := range parts {
+		if mpath != "" && !fs.madeDirs[mpath] {
+			if err := unix.Mkdir(mpath, 0o777); err != nil {
+				if aerr := unix.Access(mpath, unix.X_OK); aerr != nil {
+					return &PlainError{mpath + ": " + errText(aerr)}
+				}
+			}
+			fs.madeDirs[mpath] = true
+		}
+		if mpath != "" && mpath != "/" {
+			mpath += "/"
+		}
+		mpath += p
+	}
+	return nil
+}
+
+func (fs *Files) pushOpen(s *fileState) {
+	s.prev, s.next = fs.tail, nil
+	if fs.tail != nil {
+		fs.tail.next = s
+	} else {
+		fs.head = s
+	}
+	fs.tail = s
+	s.onList = true
+	fs.open++
+	if fs.open > fs.MaxOpen {
+		fs.MaxOpen = fs.open
+	}
+}
+
+func (fs *Files) unlink(s *fileState) {
+	if !s.onList {
+		return
+	}
+	if s.prev != nil {
+		s.prev.next = s.next
+	} else {
+		fs.head = s.next
+	}
+	if s.next != nil {
+		s.next.prev = s.prev
+	} else {
+		fs.tail = s.prev
+	}
+	s.prev, s.next, s.onList = nil, nil, false
+	fs.open--
+}
+
+// Touch moves f's open file to the most recently used end.
+func (fs *Files) Touch(f *flow.Flow) {
+	s, _ := f.Ext.(*fileState)
+	if s == nil || !s.onList || fs.tail == s {
+		return
+	}
+	fs.unlink(s)
+	fs.pushOpen(s)
+}
+
+// closeFD closes a file (LRU or flow end), setting its times to the flow's
+// first packet time as tcpflow's close_file does.
+func (fs *Files) closeFD(s *fileState) {
+	if s.fd < 0 {
+		return
+	}
+	usec := floorDiv(s.f.Start, 1000)
+	tv := unix.NsecToTimeval(usec * 1000)
+	if err := unix.Futimes(s.fd, []unix.Timeval{tv, tv}); err != nil {
+		fs.Warn(fmt.Sprintf("%s: futimes(fd=%d)", errText(err), s.fd))
+	}
+	_ = unix.Close(s.fd) // nothing useful to do: the data was written with pwrite
+	s.fd = -1
+	fs.unlink(s)
+}
+
+// Close closes f's file if it is open.
+func (fs *Files) Close(f *flow.Flow) {
+	if s, _ := f.Ext.(*fileState); s != nil {
+		fs.closeFD(s)
+	}
+}
+
+// Write writes data at off.
+func (fs *Files) Write(f *flow.Flow, off int64, data []byte) {
+	s := stateOf(f)
+	if s.fd < 0 || len(data) == 0 {
+		return
+	}
+	for len(data) > 0 {
+		n, err := unix.Pwrite(s.fd, data, off)
+		if err != nil {
+			fs.Warn("write to " + f.Name + " failed: " + errText(err))
+			return
+		}
+		data, off = data[n:], off+int64(n)
+	}
+}
+
+// Shift moves the file's content n bytes forward (tcpflow's shift_file).
+func (fs *Files) Shift(f *flow.Flow, n int64) error {
+	s := stateOf(f)
+	if s.fd < 0 {
+		return nil
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(s.fd, &st); err != nil {
+		return nil
+	}
+	buf := make([]byte, 64*1024)
+	end := st.Size
+	for end > 0 {
+		chunk := min(end, int64(len(buf)))
+		from := end - chunk
+		if _, err := unix.Pread(s.fd, buf[:chunk], from); err != nil {
+			return nil
+		}
+		if _, err := unix.Pwrite(s.fd, buf[:chunk], from+n); err != nil {
+			return nil
+		}
+		end = from
+	}
+	return nil
+}
+
+// Matches reports whether file name holds data at off.
+func Matches(name string, off uint32, data []byte) bool {
+	if name == "" {
+		return false
+	}
+	fd, err := unix.Open(name, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return false
+	}
+	defer unix.Close(fd)
+	buf := make([]byte, len(data))
+	got := 0
+	for got < len(buf) {
+		n, err := unix.Pread(fd, buf[got:], int64(off)+int64(got))
+		if err != nil || n == 0 {
+			return false
+		}
+		got += n
+	}
+	return string(buf) == string(data)
+}
+
+// errText is strerror's text for err.
+func errText(err error) string {
+	var errno unix.Errno
+	if errors.As(err, &errno) {
+		s := errno.Error()
+		if s != "" {
+			return strings.ToUpper(s[:1]) + s[1:]
+		}
+	}
+	return err.Error()
+}

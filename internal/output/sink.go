@@ -1,0 +1,89 @@
+package output
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/bpflow/bpflow/internal/flow"
+)
+
+// Sink connects the flow engine to the file store, the console printer and
+// the report. Console is nil in file mode; Report is nil without a report.
+type Sink struct {
+	Files   *Files
+	Console *Console
+	Report  *Report
+	// Stderr gets tcpflow's unprefixed messages (SYN TO IGNORE!).
+	Stderr io.Writer
+	// Debugf prints a message with the program prefix when the debug level
+	// is at least level.
+	Debugf func(level int, format string, args ...any)
+	// Index writes -I .findx lines when non-nil.
+	Index *Index
+}
+
+var _ flow.Sink = (*Sink)(nil)
+
+// OpenFile implements flow.Sink.
+func (s *Sink) OpenFile(f *flow.Flow) error {
+	created := f.Name == ""
+	if err := s.Files.Open(f); err != nil {
+		return err
+	}
+	if s.Index != nil {
+		return s.Index.Open(f, created)
+	}
+	return nil
+}
+
+// ShiftFile implements flow.Sink.
+func (s *Sink) ShiftFile(f *flow.Flow, n int64) error { return s.Files.Shift(f, n) }
+
+// WriteFile implements flow.Sink.
+func (s *Sink) WriteFile(f *flow.Flow, off int64, data []byte, ts int64) error {
+	s.Files.Write(f, off, data)
+	if s.Index != nil {
+		s.Index.Write(f, off, len(data), ts)
+	}
+	return nil
+}
+
+// Print implements flow.Sink.
+func (s *Sink) Print(f *flow.Flow, data []byte) error { return s.Console.Print(f, data) }
+
+// Touch implements flow.Sink.
+func (s *Sink) Touch(f *flow.Flow) {
+	if s.Files != nil {
+		s.Files.Touch(f)
+	}
+}
+
+// CloseFlow implements flow.Sink.
+func (s *Sink) CloseFlow(f *flow.Flow) error {
+	if s.Files != nil {
+		s.Files.Close(f)
+	}
+	if s.Index != nil {
+		s.Index.Close(f)
+	}
+	if s.Report != nil {
+		return s.Report.FileObject(f)
+	}
+	return nil
+}
+
+// MatchesFile implements flow.Sink.
+func (s *Sink) MatchesFile(name string, off uint32, data []byte) bool {
+	return Matches(name, off, data)
+}
+
+// SynIgnored implements flow.Sink. tcpflow prints the object's address; the
+// Flow's address plays that part.
+func (s *Sink) SynIgnored(f *flow.Flow) {
+	fmt.Fprintf(s.Stderr, "SYN TO IGNORE! SYN tcp=%p flow=%s\n", f, f.Key)
+}
+
+// SynWithData implements flow.Sink.
+func (s *Sink) SynWithData(_ *flow.Flow, n int) {
+	s.Debugf(1, "TCP PROTOCOL VIOLATION: SYN with data! (length=%d)", n)
+}
