@@ -29,7 +29,7 @@ const (
 type NgWriter struct {
 	w      io.Writer
 	order  byteOrder
-	ifaces []ngIface
+	ifaces []uint64 // units per second of each interface in this section
 	buf    []byte
 }
 
@@ -84,10 +84,14 @@ func (nw *NgWriter) AddInterface(ifc NgInterface) (uint32, error) {
 		body = append(body, opt...)
 		body = append(body, 0, 0, 0, 0) // opt_endofopt
 	}
+	ups, ok := unitsPerSecond(ifc.TsResol)
+	if !ok {
+		return 0, fmt.Errorf("add pcapng interface: if_tsresol 0x%02x is finer than readers accept", ifc.TsResol)
+	}
 	if err := nw.block(blockIDB, body); err != nil {
 		return 0, err
 	}
-	nw.ifaces = append(nw.ifaces, ngIface{link: ifc.LinkType, resol: tsResolution(ifc.TsResol)})
+	nw.ifaces = append(nw.ifaces, ups)
 	return uint32(len(nw.ifaces) - 1), nil
 }
 
@@ -100,7 +104,7 @@ func (nw *NgWriter) WritePacket(iface uint32, ts int64, wireLen uint32, data []b
 	if wireLen == 0 {
 		wireLen = uint32(len(data))
 	}
-	units := nw.ifaces[iface].resol.fromNanos(ts)
+	units := fromNanos(ts, nw.ifaces[iface])
 	body := nw.buf[:0]
 	body = nw.order.AppendUint32(body, iface)
 	body = nw.order.AppendUint32(body, uint32(units>>32))
@@ -114,8 +118,12 @@ func (nw *NgWriter) WritePacket(iface uint32, ts int64, wireLen uint32, data []b
 }
 
 // WriteSimple writes a Simple Packet Block (interface 0, no timestamp; the
-// captured length is min(wireLen, interface 0's snaplen) by definition).
+// captured length is min(wireLen, interface 0's snaplen) by definition;
+// wireLen 0 means len(data)).
 func (nw *NgWriter) WriteSimple(wireLen uint32, data []byte) error {
+	if wireLen == 0 {
+		wireLen = uint32(len(data))
+	}
 	body := nw.order.AppendUint32(nw.buf[:0], wireLen)
 	body = pad4(append(body, data...))
 	nw.buf = body
@@ -144,100 +152,45 @@ func pad4(b []byte) []byte {
 	return b
 }
 
-type ngIface struct {
-	link   layers.LinkType
-	resol  resolution
-	offset int64 // if_tsoffset in seconds
-}
-
-// resolution is a pcapng if_tsresol: units per second as 10^exp or 2^exp.
-type resolution struct {
-	exp    uint8
-	binary bool
-}
-
-func tsResolution(opt uint8) resolution {
+// unitsPerSecond decodes an if_tsresol option byte (0 = option absent =
+// microseconds); ok is false for resolutions libpcap refuses (finer than
+// 2^-63 or 10^-19).
+func unitsPerSecond(opt uint8) (ups uint64, ok bool) {
 	if opt == 0 {
-		return resolution{exp: 6}
+		return 1e6, true
 	}
-	return resolution{exp: opt & 0x7f, binary: opt&0x80 != 0}
+	exp := opt & 0x7f
+	if opt&0x80 != 0 {
+		return 1 << exp, exp <= 63
+	}
+	if exp > 19 {
+		return 0, false
+	}
+	ups = 1
+	for range exp {
+		ups *= 10
+	}
+	return ups, true
 }
 
-// toNanos converts a timestamp in the interface's units to ns, in 128-bit
-// arithmetic so no resolution overflows (the result saturates).
-func (r resolution) toNanos(units uint64) int64 {
-	hi, lo := bits.Mul64(units, 1e9)
-	var q uint64
-	if r.binary {
-		if r.exp >= 64 {
-			q = hi >> (r.exp - 64)
-			if r.exp >= 128 {
-				q = 0
-			}
-		} else if r.exp == 0 {
-			q = lo
-			if hi != 0 {
-				q = ^uint64(0)
-			}
-		} else {
-			q = lo>>r.exp | hi<<(64-r.exp)
-			if hi>>r.exp != 0 {
-				q = ^uint64(0)
-			}
-		}
-	} else {
-		div, ok := pow10(r.exp)
-		if !ok {
-			return 0 // finer than 1e-19 s: below 1 ns for any 64-bit count
-		}
-		if hi >= div {
-			q = ^uint64(0)
-		} else {
-			q, _ = bits.Div64(hi, lo, div)
-		}
-	}
-	if q > 1<<63-1 {
-		return 1<<63 - 1
-	}
-	return int64(q)
+// toNanos converts a pcapng timestamp (units since the epoch at ups units per
+// second, plus if_tsoffset seconds) to ns. Overflowing values wrap rather
+// than fail: a hostile timestamp must not stop the read.
+func toNanos(units, ups uint64, offset int64) int64 {
+	sec := units / ups
+	frac := units % ups
+	hi, lo := bits.Mul64(frac, 1e9)
+	ns, _ := bits.Div64(hi, lo, ups) // frac < ups, so the quotient fits
+	return (int64(sec)+offset)*1e9 + int64(ns)
 }
 
-// fromNanos converts ns since the epoch to the interface's units (writer side;
-// negative times are written as 0).
-func (r resolution) fromNanos(ts int64) uint64 {
+// fromNanos is toNanos's inverse for the writer (negative times become 0).
+func fromNanos(ts int64, ups uint64) uint64 {
 	if ts <= 0 {
 		return 0
 	}
-	var hi, lo uint64
-	if r.binary {
-		if r.exp >= 64 {
-			return ^uint64(0)
-		}
-		hi, lo = uint64(ts)>>(64-r.exp), uint64(ts)<<r.exp
-		if r.exp == 0 {
-			hi, lo = 0, uint64(ts)
-		}
-	} else {
-		m, ok := pow10(r.exp)
-		if !ok {
-			return ^uint64(0)
-		}
-		hi, lo = bits.Mul64(uint64(ts), m)
-	}
-	if hi >= 1e9 {
-		return ^uint64(0)
-	}
-	q, _ := bits.Div64(hi, lo, 1e9)
-	return q
-}
-
-func pow10(e uint8) (uint64, bool) {
-	if e > 19 {
-		return 0, false
-	}
-	v := uint64(1)
-	for range e {
-		v *= 10
-	}
-	return v, true
+	sec, ns := uint64(ts)/1e9, uint64(ts)%1e9
+	hi, lo := bits.Mul64(ns, ups)
+	frac, _ := bits.Div64(hi, lo, 1e9)
+	return sec*ups + frac
 }
