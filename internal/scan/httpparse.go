@@ -1,0 +1,760 @@
+package scan
+
+// This file is an HTTP/1.x response parser that behaves like the one tcpflow
+// 1.6.1 is linked with on Debian (nodejs http-parser 2.9.4, built without
+// HTTP_PARSER_STRICT, lenient header parsing off). net/http's ReadResponse
+// is not used: it rejects or repairs input that http-parser accepts (bytes
+// after a CR, "HTXP/1.1", chunk trailers without CRLF, bare LF lines) and it
+// cannot report the byte offsets and restart points tcpflow's report and
+// body numbering depend on. Only the behaviour tcpflow can observe is kept:
+// message boundaries, header names and values, body bytes and their offsets,
+// errors (where parsing stops) and upgrades.
+
+import "errors"
+
+// responseHandler receives the parser's events, like http-parser's callbacks.
+type responseHandler interface {
+	messageBegin()
+	headerField(b []byte)
+	headerValue(b []byte)
+	headersComplete()
+	// body gets body bytes (chunk framing removed) and their offset in the
+	// buffer being parsed; an error stops the parser.
+	body(offset int, b []byte) error
+	messageComplete()
+}
+
+type parseState uint8
+
+// The states, in http-parser's order: every state up to stHeadersDone counts
+// towards the 80 KiB header limit.
+const (
+	stStartRes parseState = iota
+	stResH
+	stResHT
+	stResHTT
+	stResHTTP
+	stResMajor
+	stResDot
+	stResMinor
+	stResEnd
+	stResFirstStatus
+	stResStatus
+	stResStatusStart
+	stResReason
+	stResLineAlmostDone
+	stFieldStart
+	stField
+	stValueDiscardWS
+	stValueDiscardWSAlmostDone
+	stValueDiscardLWS
+	stValueStart
+	stValue
+	stValueLWS
+	stHeaderAlmostDone
+	stChunkSizeStart
+	stChunkSize
+	stChunkParams
+	stChunkSizeAlmostDone
+	stHeadersAlmostDone
+	stHeadersDone
+	stChunkData
+	stChunkDataAlmostDone
+	stChunkDataDone
+	stBodyIdentity
+	stBodyIdentityEOF
+	stMessageDone
+)
+
+// headerState tracks which of the headers http-parser interprets is being
+// read (Connection, Content-Length, Transfer-Encoding, Upgrade).
+type headerState uint8
+
+const (
+	hGeneral headerState = iota
+	hC
+	hCO
+	hCON
+	hMatchConnection
+	hMatchProxyConnection
+	hMatchContentLength
+	hMatchTransferEncoding
+	hMatchUpgrade
+	hConnection
+	hContentLength
+	hContentLengthNum
+	hContentLengthWS
+	hTransferEncoding
+	hUpgrade
+	hMatchTEToken
+	hMatchTETokenStart
+	hMatchTEChunked
+	hTEChunked
+	hMatchConnToken
+	hMatchConnTokenStart
+	hMatchKeepAlive
+	hMatchClose
+	hMatchConnUpgrade
+	hKeepAlive
+	hClose
+	hConnUpgrade
+)
+
+// Message flags.
+const (
+	fChunked = 1 << iota
+	fConnUpgrade
+	fTrailing
+	fUpgrade
+	fContentLength
+	fTransferEncoding
+)
+
+const (
+	maxHeaderSize = 80 * 1024
+	noLength      = ^uint64(0)
+)
+
+var errParse = errors.New("http parse error")
+
+type responseParser struct {
+	h             responseHandler
+	state         parseState
+	hstate        headerState
+	index         int
+	flags         uint
+	nread         int
+	contentLength uint64
+	statusCode    int
+	upgrade       bool
+	err           error
+}
+
+func newResponseParser(h responseHandler) *responseParser {
+	return &responseParser{h: h, state: stStartRes}
+}
+
+// tokenChar is http-parser's non-strict token table: the lower-cased byte
+// for header-name characters, 0 for others (space counts as a token).
+var tokenChar = func() (t [256]byte) {
+	for c := 'a'; c <= 'z'; c++ {
+		t[c] = byte(c)
+		t[c-'a'+'A'] = byte(c)
+	}
+	for c := '0'; c <= '9'; c++ {
+		t[c] = byte(c)
+	}
+	for _, c := range []byte(" !#$%&'*+-.^_`|~") {
+		t[c] = c
+	}
+	return t
+}()
+
+func unhex(c byte) int {
+	switch {
+	case '0' <= c && c <= '9':
+		return int(c - '0')
+	case 'a' <= c && c <= 'f':
+		return int(c-'a') + 10
+	case 'A' <= c && c <= 'F':
+		return int(c-'A') + 10
+	}
+	return -1
+}
+
+func isHeaderChar(c byte) bool { return c == '\r' || c == '\n' || c == '\t' || (c > 31 && c != 127) }
+
+func lower(c byte) byte { return c | 0x20 }
+
+// matchWord advances a header-name or header-value matcher: it returns
+// whether c continues word at p.index and whether the word is now complete.
+func (p *responseParser) matchWord(word string, c byte) (ok, done bool) {
+	p.index++
+	if p.index >= len(word) || c != word[p.index] {
+		return false, false
+	}
+	return true, p.index == len(word)-1
+}
+
+// execute parses data (the rest of a flow file) and returns how many bytes it
+// consumed; fewer than len(data) means an error, or an upgrade (p.upgrade).
+func (p *responseParser) execute(data []byte) int {
+	if p.err != nil {
+		return 0
+	}
+	fieldMark, valueMark, bodyMark := -1, -1, -1
+	for i := 0; i < len(data); i++ {
+		c := data[i]
+		if p.state <= stHeadersDone {
+			p.nread++
+			if p.nread > maxHeaderSize {
+				return p.fail(i)
+			}
+		}
+	reexecute:
+		switch p.state {
+		case stStartRes:
+			if c == '\r' || c == '\n' {
+				break
+			}
+			p.flags = 0
+			p.contentLength = noLength
+			if c != 'H' {
+				return p.fail(i)
+			}
+			p.state = stResH
+			p.h.messageBegin()
+		case stResH, stResHT, stResHTT:
+			p.state++ // non-strict: the letters are not checked
+		case stResHTTP:
+			p.state = stResMajor
+		case stResMajor:
+			if !isDigit(c) {
+				return p.fail(i)
+			}
+			p.state = stResDot
+		case stResDot:
+			if c != '.' {
+				return p.fail(i)
+			}
+			p.state = stResMinor
+		case stResMinor:
+			if !isDigit(c) {
+				return p.fail(i)
+			}
+			p.state = stResEnd
+		case stResEnd:
+			if c != ' ' {
+				return p.fail(i)
+			}
+			p.state = stResFirstStatus
+		case stResFirstStatus:
+			if c == ' ' {
+				break
+			}
+			if !isDigit(c) {
+				return p.fail(i)
+			}
+			p.statusCode = int(c - '0')
+			p.state = stResStatus
+		case stResStatus:
+			switch {
+			case isDigit(c):
+				p.statusCode = p.statusCode*10 + int(c-'0')
+				if p.statusCode > 999 {
+					return p.fail(i)
+				}
+			case c == ' ':
+				p.state = stResStatusStart
+			case c == '\r' || c == '\n':
+				p.state = stResStatusStart
+				goto reexecute
+			default:
+				return p.fail(i)
+			}
+		case stResStatusStart:
+			p.state = stResReason
+			p.index = 0
+			if c == '\r' || c == '\n' {
+				goto reexecute
+			}
+		case stResReason:
+			if c == '\r' {
+				p.state = stResLineAlmostDone
+			} else if c == '\n' {
+				p.state = stFieldStart
+			}
+		case stResLineAlmostDone:
+			p.state = stFieldStart
+		case stFieldStart:
+			if c == '\r' {
+				p.state = stHeadersAlmostDone
+				break
+			}
+			if c == '\n' {
+				p.state = stHeadersAlmostDone
+				goto reexecute
+			}
+			t := tokenChar[c]
+			if t == 0 {
+				return p.fail(i)
+			}
+			fieldMark = i
+			p.index = 0
+			p.state = stField
+			switch t {
+			case 'c':
+				p.hstate = hC
+			case 'p':
+				p.hstate = hMatchProxyConnection
+			case 't':
+				p.hstate = hMatchTransferEncoding
+			case 'u':
+				p.hstate = hMatchUpgrade
+			default:
+				p.hstate = hGeneral
+			}
+		case stField:
+			j := i
+			for ; j < len(data) && tokenChar[data[j]] != 0; j++ {
+				p.fieldChar(data[j], tokenChar[data[j]])
+			}
+			if !p.countHeader(min(j, len(data)-1) - i) {
+				return p.fail(min(j, len(data)-1))
+			}
+			if j == len(data) {
+				i = j - 1
+				break
+			}
+			i = j
+			if data[j] != ':' {
+				return p.fail(j)
+			}
+			p.state = stValueDiscardWS
+			p.h.headerField(data[fieldMark:j])
+			fieldMark = -1
+		case stValueDiscardWS:
+			if c == ' ' || c == '\t' {
+				break
+			}
+			if c == '\r' {
+				p.state = stValueDiscardWSAlmostDone
+				break
+			}
+			if c == '\n' {
+				p.state = stValueDiscardLWS
+				break
+			}
+			p.state = stValueStart
+			goto reexecute
+		case stValueDiscardWSAlmostDone:
+			p.state = stValueDiscardLWS
+		case stValueDiscardLWS:
+			if c == ' ' || c == '\t' {
+				p.state = stValueDiscardWS
+				break
+			}
+			if p.hstate == hContentLength {
+				return p.fail(i) // an empty Content-Length
+			}
+			p.endHeaderFlags()
+			p.state = stFieldStart
+			p.h.headerValue(nil)
+			goto reexecute
+		case stValueStart:
+			valueMark = i
+			p.state = stValue
+			p.index = 0
+			if !p.valueStart(c) {
+				return p.fail(i)
+			}
+		case stValue:
+			j := i
+			for ; j < len(data) && data[j] != '\r' && data[j] != '\n'; j++ {
+				if !isHeaderChar(data[j]) || !p.valueChar(data[j]) {
+					return p.fail(j)
+				}
+			}
+			if !p.countHeader(min(j, len(data)-1) - i) {
+				return p.fail(min(j, len(data)-1))
+			}
+			if j == len(data) {
+				i = j - 1
+				break
+			}
+			p.state = stHeaderAlmostDone
+			p.h.headerValue(data[valueMark:j])
+			valueMark = -1
+			i = j
+			if data[j] == '\n' {
+				c = '\n'
+				goto reexecute
+			}
+		case stHeaderAlmostDone:
+			if c != '\n' {
+				return p.fail(i)
+			}
+			p.state = stValueLWS
+		case stValueLWS:
+			if c == ' ' || c == '\t' {
+				if p.hstate == hContentLengthNum {
+					p.hstate = hContentLengthWS // obsolete line folding reads as a space
+				}
+				p.state = stValueStart
+				goto reexecute
+			}
+			p.endHeaderFlags()
+			p.state = stFieldStart
+			goto reexecute
+		case stHeadersAlmostDone:
+			if p.flags&fTrailing != 0 {
+				p.state = stMessageDone
+				goto reexecute
+			}
+			if p.flags&fTransferEncoding != 0 && p.flags&fContentLength != 0 {
+				return p.fail(i)
+			}
+			p.state = stHeadersDone
+			p.upgrade = p.flags&fUpgrade != 0 && p.flags&fConnUpgrade != 0 && p.statusCode == 101
+			p.h.headersComplete()
+			goto reexecute
+		case stHeadersDone:
+			p.nread = 0
+			hasBody := p.flags&fChunked != 0 || (p.contentLength > 0 && p.contentLength != noLength)
+			if p.upgrade && !hasBody {
+				p.state = stStartRes
+				p.h.messageComplete()
+				return i + 1
+			}
+			switch {
+			case p.flags&fChunked != 0:
+				p.state = stChunkSizeStart
+			case p.flags&fTransferEncoding != 0:
+				p.state = stBodyIdentityEOF // a response whose last coding is not chunked: read to EOF
+			case p.contentLength == 0:
+				p.state = stStartRes
+				p.h.messageComplete()
+			case p.contentLength != noLength:
+				p.state = stBodyIdentity
+			case !p.needsEOF():
+				p.state = stStartRes
+				p.h.messageComplete()
+			default:
+				p.state = stBodyIdentityEOF
+			}
+		case stBodyIdentity:
+			n := int(min(p.contentLength, uint64(len(data)-i)))
+			bodyMark = i
+			p.contentLength -= uint64(n)
+			i += n - 1
+			if p.contentLength == 0 {
+				p.state = stMessageDone
+				err := p.h.body(bodyMark, data[bodyMark:i+1])
+				bodyMark = -1
+				if err != nil {
+					p.err = err
+					return i
+				}
+				c = data[i]
+				goto reexecute
+			}
+		case stBodyIdentityEOF:
+			if bodyMark < 0 {
+				bodyMark = i
+			}
+			i = len(data) - 1
+		case stMessageDone:
+			p.state = stStartRes
+			p.h.messageComplete()
+			if p.upgrade {
+				return i + 1
+			}
+		case stChunkSizeStart:
+			v := unhex(c)
+			if v < 0 {
+				return p.fail(i)
+			}
+			p.contentLength = uint64(v)
+			p.state = stChunkSize
+		case stChunkSize:
+			if c == '\r' {
+				p.state = stChunkSizeAlmostDone
+				break
+			}
+			v := unhex(c)
+			if v < 0 {
+				if c == ';' || c == ' ' {
+					p.state = stChunkParams
+					break
+				}
+				return p.fail(i)
+			}
+			if (noLength-16)/16 < p.contentLength {
+				return p.fail(i)
+			}
+			p.contentLength = p.contentLength*16 + uint64(v)
+		case stChunkParams:
+			if c == '\r' {
+				p.state = stChunkSizeAlmostDone
+			}
+		case stChunkSizeAlmostDone:
+			p.nread = 0
+			if p.contentLength == 0 {
+				p.flags |= fTrailing
+				p.state = stFieldStart
+			} else {
+				p.state = stChunkData
+			}
+		case stChunkData:
+			n := int(min(p.contentLength, uint64(len(data)-i)))
+			bodyMark = i
+			p.contentLength -= uint64(n)
+			i += n - 1
+			if p.contentLength == 0 {
+				p.state = stChunkDataAlmostDone
+			}
+		case stChunkDataAlmostDone:
+			p.state = stChunkDataDone
+			if bodyMark >= 0 {
+				err := p.h.body(bodyMark, data[bodyMark:i])
+				bodyMark = -1
+				if err != nil {
+					p.err = err
+					return i + 1
+				}
+			}
+		case stChunkDataDone:
+			p.nread = 0
+			p.state = stChunkSizeStart
+		}
+	}
+	if bodyMark >= 0 {
+		if err := p.h.body(bodyMark, data[bodyMark:]); err != nil {
+			p.err = err
+			return len(data)
+		}
+	}
+	_ = valueMark // header data left at the end is never completed: EOF fails it
+	return len(data)
+}
+
+// countHeader adds n bytes read by a fast inner loop to the header size (the
+// first byte was counted by the main loop, the terminator is counted here);
+// false means the 80 KiB limit was crossed.
+func (p *responseParser) countHeader(n int) bool {
+	p.nread += n
+	return p.nread <= maxHeaderSize
+}
+
+func (p *responseParser) fail(i int) int {
+	if p.err == nil {
+		p.err = errParse
+	}
+	return i
+}
+
+// eof is http-parser's execute with no data: a body that runs to the end of
+// the connection is complete; any other unfinished message is an error.
+func (p *responseParser) eof() {
+	if p.err != nil {
+		return
+	}
+	switch p.state {
+	case stBodyIdentityEOF:
+		p.h.messageComplete()
+	case stStartRes:
+	default:
+		p.err = errParse
+	}
+}
+
+// needsEOF is http_message_needs_eof for a response without Content-Length
+// or chunking.
+func (p *responseParser) needsEOF() bool {
+	return !(p.statusCode/100 == 1 || p.statusCode == 204 || p.statusCode == 304)
+}
+
+func isDigit(c byte) bool { return '0' <= c && c <= '9' }
+
+// fieldChar advances the header-name matcher by one name character (t is
+// its token-table form).
+func (p *responseParser) fieldChar(c, t byte) {
+	switch p.hstate {
+	case hC:
+		p.index++
+		p.hstate = hGeneral
+		if t == 'o' {
+			p.hstate = hCO
+		}
+	case hCO:
+		p.index++
+		p.hstate = hGeneral
+		if t == 'n' {
+			p.hstate = hCON
+		}
+	case hCON:
+		p.index++
+		switch t {
+		case 'n':
+			p.hstate = hMatchConnection
+		case 't':
+			p.hstate = hMatchContentLength
+		default:
+			p.hstate = hGeneral
+		}
+	case hMatchConnection:
+		p.matchName("connection", t, hConnection)
+	case hMatchProxyConnection:
+		p.matchName("proxy-connection", t, hConnection)
+	case hMatchContentLength:
+		p.matchName("content-length", t, hContentLength)
+	case hMatchTransferEncoding:
+		if p.matchName("transfer-encoding", t, hTransferEncoding) {
+			p.flags |= fTransferEncoding
+		}
+	case hMatchUpgrade:
+		p.matchName("upgrade", t, hUpgrade)
+	case hConnection, hContentLength, hTransferEncoding, hUpgrade:
+		if c != ' ' {
+			p.hstate = hGeneral
+		}
+	}
+}
+
+// matchName advances a header-name match; it reports whether the name just
+// completed (and the state became done).
+func (p *responseParser) matchName(word string, t byte, done headerState) bool {
+	ok, complete := p.matchWord(word, t)
+	switch {
+	case !ok:
+		p.hstate = hGeneral
+	case complete:
+		p.hstate = done
+		return true
+	}
+	return false
+}
+
+// valueStart handles the first byte of a header value; false is an error.
+func (p *responseParser) valueStart(c byte) bool {
+	lc := lower(c)
+	switch p.hstate {
+	case hUpgrade:
+		p.flags |= fUpgrade
+		p.hstate = hGeneral
+	case hTransferEncoding:
+		if lc == 'c' {
+			p.hstate = hMatchTEChunked
+		} else {
+			p.hstate = hMatchTEToken
+		}
+	case hMatchTETokenStart, hContentLengthWS, hMatchConnTokenStart:
+	case hContentLength:
+		if !isDigit(c) || p.flags&fContentLength != 0 {
+			return false
+		}
+		p.flags |= fContentLength
+		p.contentLength = uint64(c - '0')
+		p.hstate = hContentLengthNum
+	case hConnection:
+		p.hstate = connTokenStart(lc)
+	default:
+		p.hstate = hGeneral
+	}
+	return true
+}
+
+func connTokenStart(lc byte) headerState {
+	switch lc {
+	case 'k':
+		return hMatchKeepAlive
+	case 'c':
+		return hMatchClose
+	case 'u':
+		return hMatchConnUpgrade
+	}
+	return hMatchConnToken
+}
+
+func strictToken(c byte) bool { return c != ' ' && tokenChar[c] != 0 }
+
+// valueChar advances the header-value matcher by one byte; false is an error.
+func (p *responseParser) valueChar(c byte) bool {
+	lc := lower(c)
+	switch p.hstate {
+	case hGeneral:
+	case hContentLength, hContentLengthNum:
+		if p.hstate == hContentLength {
+			if c == ' ' {
+				break
+			}
+			p.hstate = hContentLengthNum
+		}
+		if c == ' ' {
+			p.hstate = hContentLengthWS
+			break
+		}
+		if !isDigit(c) || (noLength-10)/10 < p.contentLength {
+			return false
+		}
+		p.contentLength = p.contentLength*10 + uint64(c-'0')
+	case hContentLengthWS:
+		return c == ' '
+	case hMatchTETokenStart:
+		switch {
+		case lc == 'c':
+			p.hstate = hMatchTEChunked
+		case strictToken(lc):
+			p.hstate = hMatchTEToken
+		case c == ' ' || c == '\t':
+		default:
+			p.hstate = hGeneral
+		}
+	case hMatchTEChunked:
+		p.matchValue("chunked", lc, hMatchTEToken, hTEChunked)
+	case hMatchTEToken:
+		if c == ',' {
+			p.hstate = hMatchTETokenStart
+			p.index = 0
+		}
+	case hMatchConnTokenStart:
+		switch {
+		case lc == 'k' || lc == 'c' || lc == 'u':
+			p.hstate = connTokenStart(lc)
+		case strictToken(lc):
+			p.hstate = hMatchConnToken
+		case c == ' ' || c == '\t':
+		default:
+			p.hstate = hGeneral
+		}
+	case hMatchKeepAlive:
+		p.matchValue("keep-alive", lc, hMatchConnToken, hKeepAlive)
+	case hMatchClose:
+		p.matchValue("close", lc, hMatchConnToken, hClose)
+	case hMatchConnUpgrade:
+		p.matchValue("upgrade", lc, hMatchConnToken, hConnUpgrade)
+	case hMatchConnToken:
+		if c == ',' {
+			p.hstate = hMatchConnTokenStart
+			p.index = 0
+		}
+	case hTEChunked:
+		if c != ' ' {
+			p.hstate = hMatchTEToken
+		}
+	case hKeepAlive, hClose, hConnUpgrade:
+		if c == ',' {
+			if p.hstate == hConnUpgrade {
+				p.flags |= fConnUpgrade
+			}
+			p.hstate = hMatchConnTokenStart
+			p.index = 0
+		} else if c != ' ' {
+			p.hstate = hMatchConnToken
+		}
+	default:
+		p.hstate = hGeneral
+	}
+	return true
+}
+
+func (p *responseParser) matchValue(word string, lc byte, miss, done headerState) {
+	ok, complete := p.matchWord(word, lc)
+	switch {
+	case !ok:
+		p.hstate = miss
+	case complete:
+		p.hstate = done
+	}
+}
+
+// endHeaderFlags records what a finished Connection or Transfer-Encoding
+// header said (keep-alive and close do not matter in non-strict mode).
+func (p *responseParser) endHeaderFlags() {
+	switch p.hstate {
+	case hTEChunked:
+		p.flags |= fChunked
+	case hConnUpgrade:
+		p.flags |= fConnUpgrade
+	}
+}
