@@ -30,6 +30,7 @@ volatile const __u32 bpflow_l3 = 0;       /* the device has no link header (raw 
 volatile const __u32 bpflow_dynptr = 0;   /* 1: exact-size dynptr reservation + bpf_dynptr_copy */
 volatile const __u32 bpflow_snaplen = 0;  /* 0: whole frames */
 volatile const __u64 bpflow_wake = 1 << 20; /* wake the reader once this much waits */
+volatile const __u32 bpflow_room = ROOM;   /* payload bytes per copy-path record (tests: less) */
 
 struct bpflow_scratch {
 	struct bpflow_rec rec;
@@ -74,12 +75,13 @@ enum verdict { TCP_OK, NOT_TCP, BAD_TCP };
 
 /* The compiled tcpdump expression replaces this body at load time (non-zero:
  * match). The empty asm keeps clang from folding the default "match all"
- * into the caller, so the call survives for the splice. */
+ * into the caller and from dropping skb from the call: the spliced code
+ * finds the context in R1. */
 static __noinline int bpflow_filter(struct __sk_buff *skb)
 {
 	int match = 1;
 
-	asm volatile("" : "+r"(match));
+	asm volatile("" : "+r"(match) : "r"(skb));
 	return match;
 }
 
@@ -281,13 +283,13 @@ __noinline int bpflow_copyout(struct __sk_buff *skb, struct bpflow_rec *rec, __u
 		return 0;
 	}
 	total = rec->cap_len - hlen;
-	if (total > ROOM)
+	if (total > bpflow_room)
 		s->rec.flags |= BPFLOW_F_CHUNK;
 	for (int i = 0; i < MAX_CHUNKS; i++) {
 		__u64 piece = total - done;
 
-		if (piece > ROOM)
-			piece = ROOM;
+		if (piece > bpflow_room)
+			piece = bpflow_room;
 		if (done + piece == total && (s->rec.flags & BPFLOW_F_CHUNK))
 			s->rec.flags |= BPFLOW_F_LAST;
 		s->rec.pay_off = done;

@@ -48,6 +48,9 @@ type loadOptions struct {
 	copy     copyPath
 	snaplen  uint32
 	ringSize uint32
+	// room is the payload per scratch-path record (0: the most that fits);
+	// tests lower it to make chunks from the small frames PROG_TEST_RUN takes.
+	room uint32
 	// filter is the eBPF body of bpflow_filter (nil: match everything).
 	filter asm.Instructions
 	// maps already created by an earlier load, shared by every program.
@@ -132,13 +135,13 @@ func load(opts loadOptions) (*programs, *sharedMaps, error) {
 }
 
 func loadError(opts loadOptions, err error) error {
-	if errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES) {
-		return fmt.Errorf("load eBPF capture program: permission denied: bpflow needs CAP_BPF and CAP_PERFMON "+
-			"(CAP_SYS_ADMIN on kernels before 5.8); run as root or grant them in the DaemonSet's securityContext: %w", err)
-	}
 	var verr *ebpf.VerifierError
 	if errors.As(err, &verr) {
 		return fmt.Errorf("load eBPF capture program (copy path %s, l3 %v): verifier rejected it: %w", opts.copy, opts.l3, err)
+	}
+	if errors.Is(err, unix.EPERM) {
+		return fmt.Errorf("load eBPF capture program: permission denied: bpflow needs CAP_BPF and CAP_PERFMON "+
+			"(CAP_SYS_ADMIN on kernels before 5.8); run as root or grant them in the DaemonSet's securityContext: %w", err)
 	}
 	return fmt.Errorf("load eBPF capture program (copy path %s, l3 %v): %w", opts.copy, opts.l3, err)
 }
@@ -167,6 +170,12 @@ func configure(spec *ebpf.CollectionSpec, opts loadOptions) error {
 		{bpfVarBpflowDynptr, boolU32(opts.copy == copyDynptr)},
 		{bpfVarBpflowSnaplen, opts.snaplen},
 		{bpfVarBpflowWake, wake},
+	}
+	if opts.room != 0 {
+		vars = append(vars, struct {
+			name  string
+			value any
+		}{bpfVarBpflowRoom, opts.room})
 	}
 	for _, v := range vars {
 		if err := spec.Variables[v.name].Set(v.value); err != nil {
