@@ -62,7 +62,11 @@ func collect(t *testing.T, dir, flowName, reportPath string) recorded {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.report = frags[flowName]
+	for _, f := range frags {
+		if f.Name == flowName {
+			r.report = f.Text
+		}
+	}
 	return r
 }
 

@@ -206,18 +206,29 @@ func Run(dir string, args ...string) (string, error) {
 // is the only one indented by four spaces (body byte_runs nest others).
 var fileobjectRE = regexp.MustCompile(`(?s)<fileobject>\s*<filename>([^<]*)</filename>.*?<tcpflow [^>]*/>(.*?)\n    </fileobject>`)
 
-// Fragments returns, for every fileobject with a filename in the report.xml
-// at path, the text tcpflow wrote after the <tcpflow …/> element up to
-// </fileobject>: exactly what the scanners contributed.
-func Fragments(reportPath string) (map[string]string, error) {
+// Fragment is the scanner text of one fileobject of a report.xml.
+type Fragment struct {
+	// Name is the base name of the flow file.
+	Name string
+	// Text is what tcpflow wrote after the <tcpflow …/> element up to
+	// </fileobject>, without the leading newline and six-space indent:
+	// exactly what the scanners contributed.
+	Text string
+}
+
+// Fragments returns the fragments of every fileobject with a filename in the
+// report.xml at reportPath, in report (flow closing) order.
+func Fragments(reportPath string) ([]Fragment, error) {
 	b, err := os.ReadFile(reportPath)
 	if err != nil {
 		return nil, fmt.Errorf("read tcpflow report: %w", err)
 	}
-	out := map[string]string{}
+	var out []Fragment
 	for _, m := range fileobjectRE.FindAllSubmatch(b, -1) {
-		frag := strings.TrimPrefix(string(m[2]), "\n      ")
-		out[filepath.Base(string(m[1]))] = frag
+		out = append(out, Fragment{
+			Name: filepath.Base(string(m[1])),
+			Text: strings.TrimPrefix(string(m[2]), "\n      "),
+		})
 	}
 	return out, nil
 }
