@@ -78,11 +78,11 @@ func TestNormalize(t *testing.T) {
 		"    <fileobject>\n      <filename>aa</filename>\n    </fileobject>\n" +
 		"  <flow_map_size>2</flow_map_size>\n  <rusage><utime>0.1</utime></rusage>\n</dfxml>\n"
 	s := &Snapshot{
-		Stderr:  []byte("tcpflow[4242]: changing max_fds\nSYN TO IGNORE! SYN tcp=0x55d0c1a2b3c4 flow=x\n"),
+		Stderr:  []byte("tcpflow[4242]: changing max_fds\nSYN TO IGNORE! SYN tcp=0x55d0c1a2b3c4 flow=x\ntcpflow: retrying_open ::open(fn=a,oflag=xc2,mask:x1b6)=5\n"),
 		Entries: []Entry{{Path: "report.xml", Kind: KindFile, Data: []byte(report)}},
 	}
 	Normalize(s)
-	wantErr := "tcpflow[PID]: changing max_fds\nSYN TO IGNORE! SYN tcp=0xPTR flow=x\n"
+	wantErr := "tcpflow[PID]: changing max_fds\nSYN TO IGNORE! SYN tcp=0xPTR flow=x\ntcpflow: retrying_open ::open(fn=a,oflag=xc2,mask:x1b6)=FD\n"
 	if string(s.Stderr) != wantErr {
 		t.Errorf("stderr = %q, want %q", s.Stderr, wantErr)
 	}

@@ -10,6 +10,7 @@ import (
 var (
 	pidPrefix   = regexp.MustCompile(`([^\s\[\]]+)\[[0-9]+\]: `)
 	synPointer  = regexp.MustCompile(`SYN TO IGNORE! SYN tcp=0x[0-9a-fA-F]+`)
+	openFD      = regexp.MustCompile(`(retrying_open ::open\(.*\))=[0-9]+\n`)
 	volatileXML = []*regexp.Regexp{
 		regexp.MustCompile(`(?s)(<build_environment>).*?(</build_environment>)`),
 		regexp.MustCompile(`(?s)(<execution_environment>).*?(</execution_environment>)`),
@@ -22,6 +23,7 @@ var (
 // Normalize rewrites, in place, what legitimately differs between runs:
 //   - "name[1234]: " message prefixes become "name[PID]: ";
 //   - the pointer of "SYN TO IGNORE! SYN tcp=0x…" becomes "0xPTR";
+//   - the descriptor in "retrying_open ::open(…)=5" (-d 2 and up) becomes "FD";
 //   - in every DFXML report (a file starting with "<?xml" that has a <dfxml>
 //     element) the contents of build_environment, execution_environment and
 //     rusage are dropped, and the fileobjects of the flows still open at the
@@ -39,6 +41,7 @@ func Normalize(s *Snapshot) {
 
 func normalizeText(b []byte) []byte {
 	b = pidPrefix.ReplaceAll(b, []byte("${1}[PID]: "))
+	b = openFD.ReplaceAll(b, []byte("${1}=FD\n"))
 	return synPointer.ReplaceAll(b, []byte("SYN TO IGNORE! SYN tcp=0xPTR"))
 }
 
