@@ -274,4 +274,3 @@ func TestBodyTimes(t *testing.T) {
 		t.Fatal("no body files written")
 	}
 }
-
