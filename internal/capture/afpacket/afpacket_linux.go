@@ -41,7 +41,10 @@ type source struct {
 	timeout   time.Duration
 	dec       decoder
 	dropped   uint64
-	closed    bool
+	// accepted counts packets the socket filter let into the ring (kept
+	// for tests: it proves the kernel filter is attached).
+	accepted uint64
+	closed   bool
 }
 
 // Open captures on cfg.Interface with the default ring (--ring-size, when
@@ -318,6 +321,7 @@ func (s *source) collectStats() {
 	st, err := unix.GetsockoptTpacketStatsV3(s.fd, unix.SOL_PACKET, unix.PACKET_STATISTICS)
 	if err == nil {
 		s.dropped += uint64(st.Drops)
+		s.accepted += uint64(st.Packets)
 	}
 }
 
