@@ -50,6 +50,16 @@ type Config struct {
 	MaxSeek int32
 	// TCPTimeout is -S tcp_timeout in seconds (0: off).
 	TCPTimeout uint32
+	// DebugLevel and Debugf reproduce tcpflow's DEBUG(n) traces; Debugf is
+	// only called when DebugLevel ≥ n, so the hot path stays silent.
+	DebugLevel int
+	Debugf     func(format string, args ...any)
+}
+
+func (e *Engine) debug(level int, format string, args ...any) {
+	if e.cfg.DebugLevel >= level && e.cfg.Debugf != nil {
+		e.cfg.Debugf(format, args...)
+	}
 }
 
 type savedFlow struct {
@@ -84,11 +94,6 @@ type Engine struct {
 
 // New returns an engine that calls sink for every effect.
 func New(cfg Config, sink Sink) *Engine {
-	if cfg.MaxSeek == 0 && !cfg.Console {
-		// a zero max_seek is legal (-m 0); callers pass DefaultMaxSeek
-		// explicitly when no -m was given.
-		_ = 0
-	}
 	return &Engine{
 		cfg:      cfg,
 		sink:     sink,
@@ -163,8 +168,14 @@ func (e *Engine) Process(seg *layers.Segment, pkt Packet) error {
 	f.Len += uint64(pkt.WireLen)
 	f.CapLen += uint64(pkt.CapLen)
 	f.Packets++
+	if pkt.CapLen != pkt.WireLen && e.cfg.DebugLevel >= 2 {
+		e.debug(2, "Captured packet has a length caplen=%d different from the un-truncated length len=%d provided by PCAP API", pkt.CapLen, pkt.WireLen)
+	}
 
 	if syn {
+		if f.SynCount > 1 && e.cfg.DebugLevel >= 2 {
+			e.debug(2, "Multiple SYNs (%d) seen on connection %s", f.SynCount, f.Name)
+		}
 		f.SynCount++
 		if ack {
 			f.Dir = DirServerClient
@@ -246,6 +257,9 @@ func (e *Engine) create(key Key, isn uint32, seg *layers.Segment, pkt Packet) *F
 		NSN:       isn + 1,
 	}
 	e.nextID++
+	if e.cfg.DebugLevel >= 5 {
+		e.debug(5, "new flow %s. path: %s next seq num (nsn):%d", key, f.Name, int32(f.NSN))
+	}
 	e.flows[key] = f
 	f.prev = e.tail
 	if e.tail != nil {
@@ -286,6 +300,9 @@ func (e *Engine) store(f *Flow, data []byte, delta int32, ts int64) error {
 	var insert int64
 	if offset < 0 {
 		if f.SynCount > 0 {
+			if e.cfg.DebugLevel >= 2 {
+				e.debug(2, "packet received with offset %d; ignoring", offset)
+			}
 			f.Violations++
 			return nil
 		}
@@ -297,6 +314,9 @@ func (e *Engine) store(f *Flow, data []byte, delta int32, ts int64) error {
 		if offset >= max {
 			wlen = 0
 		} else if offset+length > max {
+			if e.cfg.DebugLevel >= 2 {
+				e.debug(2, "packet truncated by max_bytes_per_flow on %s", f.Name)
+			}
 			wlen = max - offset
 		}
 	}
@@ -399,6 +419,7 @@ func floorSec(ns int64) int64 {
 
 // CloseAll closes every remaining flow (end of input), oldest first.
 func (e *Engine) CloseAll() error {
+	e.debug(10, "Cleaning up flows")
 	var first error
 	for e.head != nil {
 		if err := e.remove(e.head); err != nil && first == nil {

@@ -48,8 +48,11 @@ func (m *memSink) ShiftFile(f *Flow, n int64) error {
 }
 
 func (m *memSink) WriteFile(f *Flow, off int64, data []byte, _ int64) error {
+	if len(data) == 0 {
+		return nil
+	}
 	b := m.files[f.Name]
-	if end := off + int64(len(data)); end > int64(len(b)) && len(data) > 0 {
+	if end := off + int64(len(data)); end > int64(len(b)) {
 		b = append(b, make([]byte, end-int64(len(b)))...)
 	}
 	copy(b[off:], data)

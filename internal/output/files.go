@@ -28,6 +28,9 @@ type Files struct {
 	MaxFDs int
 	// Warn receives perror-style messages (name: reason).
 	Warn func(msg string)
+	// DebugLevel and Debugf reproduce tcpflow's DEBUG(n) file traces.
+	DebugLevel int
+	Debugf     func(format string, args ...any)
 
 	head, tail *fileState // open files, least recently used first
 	open       int
@@ -63,8 +66,15 @@ func (fs *Files) Open(f *flow.Flow) error {
 		return nil // tcpflow gives up on this packet, not on the run
 	}
 	s.fd = fd
+	fs.debug(5, "%s: opening existing file", f.Name)
 	fs.pushOpen(s)
 	return nil
+}
+
+func (fs *Files) debug(level int, format string, args ...any) {
+	if fs.DebugLevel >= level && fs.Debugf != nil {
+		fs.Debugf(format, args...)
+	}
 }
 
 func (fs *Files) create(f *flow.Flow, s *fileState) error {
@@ -82,6 +92,7 @@ func (fs *Files) create(f *flow.Flow, s *fileState) error {
 		if err == nil {
 			f.Name = name
 			s.fd = fd
+			fs.debug(5, "%s: created new file", name)
 			fs.pushOpen(s)
 			return nil
 		}
@@ -99,12 +110,24 @@ func (fs *Files) retryingOpen(name string, flags int) (int, error) {
 			fs.closeFD(fs.head)
 		}
 		fd, err := unix.Open(name, flags|unix.O_CLOEXEC, 0o666)
+		fs.debug(2, "retrying_open ::open(fn=%s,oflag=x%x,mask:x%x)=%d", name, flags, 0o666, fd)
 		if err == nil {
 			return fd, nil
 		}
-		if (!errors.Is(err, unix.EMFILE) && !errors.Is(err, unix.ENFILE)) || fs.head == nil {
+		errno := 0
+		var en unix.Errno
+		if errors.As(err, &en) {
+			errno = int(en)
+		}
+		fs.debug(2, "retrying_open ::open failed with errno=%d", errno)
+		if !errors.Is(err, unix.EMFILE) && !errors.Is(err, unix.ENFILE) {
+			fs.debug(2, "retrying_open ::open failed with errno=%d (%s)", errno, errText(err))
 			return -1, err
 		}
+		if fs.head == nil {
+			return -1, err
+		}
+		fs.debug(5, "too many open files -- contracting FD ring (size=%d)", fs.open)
 		fs.closeFD(fs.head)
 	}
 }
@@ -186,6 +209,7 @@ func (fs *Files) closeFD(s *fileState) {
 	if s.fd < 0 {
 		return
 	}
+	fs.debug(5, "%s: closing file in tcpip::close_file", s.f.Name)
 	usec := floorDiv(s.f.Start, 1000)
 	tv := unix.NsecToTimeval(usec * 1000)
 	if err := unix.Futimes(s.fd, []unix.Timeval{tv, tv}); err != nil {

@@ -1,0 +1,380 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/bpflow/bpflow/internal/capture"
+	"github.com/bpflow/bpflow/internal/capture/live"
+	"github.com/bpflow/bpflow/internal/flow"
+	"github.com/bpflow/bpflow/internal/layers"
+	"github.com/bpflow/bpflow/internal/output"
+	"github.com/bpflow/bpflow/internal/pcapfile"
+)
+
+// warnTooManyFiles is tcpflow's WARN_TOO_MANY_FILES.
+const warnTooManyFiles = 10000
+
+// session is the state of one run after option processing.
+type session struct {
+	*run
+	c      *config
+	eng    *flow.Engine
+	sink   *output.Sink
+	report *output.Report
+	expr   string
+	tdelta int64
+	demux  bool
+	// stopped is set once a signal asked for an orderly end.
+	stopped bool
+}
+
+// errFatal marks an error already reported; the run ends with status 1.
+var errFatal = errors.New("fatal error already reported")
+
+func (r *run) execute(c *config, operands []string, demux bool) int {
+	reportFile := c.reportFile
+	if reportFile == "" {
+		reportFile = c.outdir + "/report.xml"
+	}
+	s := &session{run: r, c: c, demux: demux}
+	if c.trailingList {
+		c.rfiles = append(c.rfiles, operands...)
+	} else {
+		s.expr = strings.Join(operands, " ")
+	}
+	if c.forceBinary {
+		c.consoleOpts.Strip = false
+	}
+	if code, ok := r.ensureOutdir(c.outdir); !ok {
+		return code
+	}
+	s.tdelta = paramInt(c.params["tdelta"])
+	// bpflow difference 2: console modes write no report unless -X is given.
+	if paramBool(c.params["enable_report"], true) && (!c.console || c.reportFile != "") {
+		r.errln("reportfilename: " + reportFile)
+		rep, err := output.CreateReport(reportFile, s.tdelta)
+		if err != nil {
+			return r.die(err.Error())
+		}
+		s.report = rep
+	}
+	if c.unkPackets != "" {
+		if len(c.rfiles) == 0 {
+			r.errln("currently the -w option requires the -r option")
+			return 1
+		}
+		return r.die("option -w is not supported yet")
+	}
+	if p, ok := c.params["debug-prefix"]; ok {
+		r.prefix = p
+	} else {
+		r.prefix = r.prog
+	}
+	r.logf(10, "%s version %s ", "TCPFLOW", "1.6.1")
+	s.setup()
+	code := s.inputs()
+	if code < 0 {
+		// fatal: tcpflow exits leaving the report unterminated
+		if s.report != nil {
+			_ = s.report.Close() // the report is abandoned anyway
+		}
+		return 1
+	}
+	if err := s.finish(); err != nil {
+		return 1
+	}
+	return code
+}
+
+func (r *run) ensureOutdir(dir string) (int, bool) {
+	st, err := os.Stat(dir)
+	if err == nil {
+		if !st.IsDir() {
+			r.errln("outdir is not a directory: " + dir)
+			return 1, false
+		}
+		return 0, true
+	}
+	if err := os.Mkdir(dir, 0o777); err != nil {
+		r.errln("cannot create " + dir + ": " + strerror(err))
+		return 1, false
+	}
+	return 0, true
+}
+
+func strerror(err error) string {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		err = pe.Err
+	}
+	s := err.Error()
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+func (s *session) setup() {
+	c := s.c
+	namer := output.Namer{Template: c.template, OutDir: c.outdir}
+	warn := func(msg string) { s.errln(msg) }
+	s.sink = &output.Sink{Stderr: s.stderr, Debugf: s.logf, Report: s.report}
+	if c.console {
+		s.sink.Console = &output.Console{Opts: c.consoleOpts, Namer: namer, W: s.stdout}
+	} else {
+		maxFDs := c.maxFDs
+		if c.index {
+			maxFDs /= 2
+		}
+		s.sink.Files = &output.Files{Namer: namer, MaxFDs: maxFDs, Warn: warn,
+			DebugLevel: c.debug, Debugf: s.tracef}
+		if c.index {
+			s.sink.Index = &output.Index{Warn: warn}
+		}
+	}
+	s.eng = flow.New(flow.Config{
+		Console:    c.console,
+		NoStore:    c.noStore,
+		MaxBytes:   c.maxBytes,
+		MaxSeek:    c.maxSeek,
+		TCPTimeout: uint32(paramInt(c.params["tcp_timeout"])),
+		DebugLevel: c.debug,
+		Debugf:     s.tracef,
+	}, s.sink)
+}
+
+// inputs processes -r files, then -R files, or the live interface. It
+// returns the exit status so far, or -1 after a fatal error.
+func (s *session) inputs() int {
+	c := s.c
+	if len(c.rfiles) == 0 && len(c.Rfiles) == 0 {
+		return s.live()
+	}
+	status := 0
+	for _, phase := range []struct {
+		files    []string
+		allowNew bool
+	}{{c.rfiles, true}, {c.Rfiles, false}} {
+		s.eng.AllowNew = phase.allowNew
+		for _, path := range phase.files {
+			if s.stopped {
+				return status
+			}
+			switch err := s.file(path); {
+			case errors.Is(err, errFatal):
+				return -1
+			case err != nil:
+				status = 1
+			}
+		}
+	}
+	return status
+}
+
+// live captures on -i (or libpcap's default device) until a signal.
+func (s *session) live() int {
+	c := s.c
+	dev := c.device
+	if dev == "" {
+		d, err := live.DefaultInterface()
+		if err != nil {
+			s.die(err.Error())
+			return -1
+		}
+		dev = d
+	}
+	cfg := capture.Config{
+		Interface: dev,
+		Filter:    s.expr,
+		Promisc:   c.promisc,
+		Snaplen:   65536,
+		Method:    c.captureMethod,
+		Attach:    c.attach,
+		RingSize:  int(strtoll(c.ringSize)),
+	}
+	logger := slog.New(slog.NewTextHandler(s.stderr, nil))
+	src, err := live.Open(s.ctx, cfg, logger)
+	if err != nil {
+		s.die(err.Error())
+		return -1
+	}
+	defer src.Close()
+	s.logf(1, "listening on %s", dev)
+	var seg layers.Segment
+	err = src.Run(s.ctx, func(fr *layers.Frame) error { return s.frame(fr, &seg) })
+	if s.ctx.Err() != nil {
+		s.logf(1, "terminating orderly")
+	}
+	if st := src.Stats(); st.Dropped > 0 {
+		s.errln(strconv.FormatUint(st.Dropped, 10) + " packets dropped by kernel")
+	}
+	if errors.Is(err, errFatal) {
+		return -1
+	}
+	if err != nil {
+		s.die(err.Error())
+		return 1
+	}
+	return 0
+}
+
+// file reads one capture file. A read error is reported and ends this file
+// only (status 1); errFatal ends the run.
+func (s *session) file(path string) error {
+	rd, err := pcapfile.Open(path)
+	if err != nil {
+		s.die(err.Error())
+		return errFatal
+	}
+	defer rd.Close()
+	dlt := dltOf(rd.LinkType())
+	s.logf(3, "looking for handler for datalink type %d for interface %s", dlt, path)
+	if !layers.Supported(rd.LinkType()) {
+		s.die(fmt.Sprintf("sorry - unknown datalink type %d on interface %s", dlt, path))
+		return errFatal
+	}
+	if s.expr != "" {
+		s.die("can't parse filter expression: filter expressions are not supported yet")
+		return errFatal
+	}
+	var seg layers.Segment
+	done := s.ctx.Done()
+	for {
+		select {
+		case <-done:
+			s.logf(1, "terminating orderly")
+			s.stopped = true
+			return nil
+		default:
+		}
+		fr, err := rd.Next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			s.logf(1, "%s: %s", path, err)
+			return err
+		}
+		if err := s.frame(fr, &seg); err != nil {
+			return err
+		}
+	}
+}
+
+// frame runs one frame through decode, the flow engine and the timeout.
+func (s *session) frame(fr *layers.Frame, seg *layers.Segment) error {
+	st := layers.Decode(fr, seg)
+	if st == layers.StatusNotIP {
+		return nil
+	}
+	s.logf(10, "process_pkt..............................................................................")
+	// tcpflow sees microseconds; nanosecond captures are truncated.
+	ts := floorDiv(fr.TS, 1000)*1000 + s.tdelta*1e9
+	if st == layers.StatusTCP && s.demux {
+		pkt := flow.Packet{TS: ts, WireLen: fr.WireLen, CapLen: uint32(len(fr.Data))}
+		if err := s.eng.Process(seg, pkt); err != nil {
+			return s.fatal(err)
+		}
+	}
+	if err := s.eng.Expire(ts); err != nil {
+		return s.fatal(err)
+	}
+	return nil
+}
+
+// dltOf is the DLT value libpcap reports for a file's LINKTYPE (they differ
+// only for a few link types; RAW is the one bpflow meets).
+func dltOf(lt layers.LinkType) int {
+	if lt == layers.LinkRaw {
+		return 12
+	}
+	return int(lt)
+}
+
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if a%b < 0 {
+		q--
+	}
+	return q
+}
+
+// tracef prints a debug trace whose level the caller already checked.
+func (s *session) tracef(format string, args ...any) {
+	s.errln(s.prefix + ": " + fmt.Sprintf(format, args...))
+}
+
+// fatal reports an error from the engine or a sink the way tcpflow does.
+func (s *session) fatal(err error) error {
+	var plain *output.PlainError
+	if errors.As(err, &plain) {
+		s.errln(plain.Msg)
+	} else {
+		s.die(err.Error())
+	}
+	return errFatal
+}
+
+// finish closes every flow, completes the report and prints the end-of-run
+// statistics and warnings.
+func (s *session) finish() error {
+	openFDs := 0
+	maxOpen := 0
+	if f := s.sink.Files; f != nil {
+		openFDs = f.OpenFiles()
+	}
+	flowMap := s.eng.OpenFlows()
+	s.logf(2, "Open FDs at end of processing:      %d", openFDs)
+	if f := s.sink.Files; f != nil {
+		maxOpen = f.MaxOpen
+	}
+	s.logf(2, "demux.max_open_flows:               %d", maxOpen)
+	s.logf(2, "Flow map size at end of processing: %d", flowMap)
+	s.logf(2, "Flows seen:                         %d", s.eng.FlowsCreated())
+	if err := s.eng.CloseAll(); err != nil {
+		s.fatal(err)
+		return errFatal
+	}
+	s.logf(2, "Total flows processed: %d", s.eng.FlowsCreated())
+	s.logf(2, "Total packets processed: %d", s.eng.Packets)
+	if s.report != nil {
+		if f := s.sink.Files; f != nil {
+			maxOpen = f.MaxOpen
+		}
+		err := s.report.Finish(output.Summary{
+			OpenFDs:      openFDs,
+			MaxOpenFlows: maxOpen,
+			TotalFlows:   s.eng.FlowsCreated(),
+			FlowMapSize:  flowMap,
+			TotalPackets: s.eng.Packets,
+		})
+		if err != nil {
+			s.die(err.Error())
+			return errFatal
+		}
+	}
+	s.warnManyFiles()
+	return nil
+}
+
+func (s *session) warnManyFiles() {
+	if s.eng.FlowsCreated() <= warnTooManyFiles || s.c.quiet {
+		return
+	}
+	entries, err := os.ReadDir(s.c.outdir)
+	if err != nil {
+		return
+	}
+	count := len(entries) + 2 // readdir also returns "." and ".."
+	if count >= 10000 {
+		s.errln("*** tcpflow WARNING:\n*** Modern operating systems do not perform well \n*** with more than 10,000 entries in a directory.\n***")
+		s.errln("*** tcpflow created " + itoa(count) + " files in output directory " + s.c.outdir + "\n***\n*** Next time, specify command-line options: -Fk , -Fm , or -Fg \n*** This will automatically bin output into subdirectories.\n*** type 'tcpflow -hhh' for more information.")
+	}
+}
+func itoa(n int) string { return strconv.Itoa(n) }

@@ -1,0 +1,176 @@
+// Package cli turns tcpflow's command line into a run: option parsing with
+// getopt semantics, validation, and wiring sources to the flow engine and
+// sinks. It does not use pflag: glibc's permutation, messages and tcpflow's
+// order-dependent options (-F, -T) need a hand-written getopt.
+package cli
+
+import (
+	"context"
+	_ "embed"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+//go:embed text/usage.txt
+var usageText string
+
+//go:embed text/usage-long.txt
+var usageLongText string
+
+//go:embed text/scanners.txt
+var scannerInfoText string
+
+// numReservedFDs is tcpflow's NUM_RESERVED_FDS.
+const numReservedFDs = 6
+
+// run is one invocation: its streams, argv[0] and the message prefix.
+type run struct {
+	ctx    context.Context
+	prog   string
+	stdout io.Writer
+	stderr io.Writer
+	// prefix starts as "argv0[pid]" while options are parsed, then becomes
+	// argv0 (or -S debug-prefix), as tcpflow's init_debug does.
+	prefix     string
+	debugLevel int
+}
+
+// Main runs bpflow with argv (argv[0] included: it prefixes messages as in
+// tcpflow) and returns the process exit status.
+func Main(ctx context.Context, argv []string, stdout, stderr io.Writer) int {
+	if len(argv) == 0 {
+		argv = []string{"bpflow"}
+	}
+	r := &run{
+		ctx:        ctx,
+		prog:       argv[0],
+		stdout:     stdout,
+		stderr:     stderr,
+		prefix:     argv[0] + "[" + strconv.Itoa(os.Getpid()) + "]",
+		debugLevel: 1,
+	}
+	return r.main(argv)
+}
+
+func (r *run) errln(msg string) { _, _ = io.WriteString(r.stderr, msg+"\n") }
+func (r *run) outln(msg string) { _, _ = io.WriteString(r.stdout, msg+"\n") }
+
+// debugf is tcpflow's DEBUG(level): "prefix: message" when the debug level
+// is at least level.
+func (r *run) debugf(current, level int, format string, args ...any) {
+	if current >= level {
+		r.errln(r.prefix + ": " + fmt.Sprintf(format, args...))
+	}
+}
+
+// logf is debugf at the current debug level (after option parsing).
+func (r *run) logf(level int, format string, args ...any) {
+	r.debugf(r.debugLevel, level, format, args...)
+}
+
+// die prints "prefix: message" and returns tcpflow's fatal status.
+func (r *run) die(msg string) int {
+	r.errln(r.prefix + ": " + msg)
+	return 1
+}
+
+// defaultMaxFDs is getdtablesize() − NUM_RESERVED_FDS. Go raises the soft
+// descriptor limit to the hard one at start, so this is the hard limit's
+// value where tcpflow would see the soft one.
+func (r *run) defaultMaxFDs() int {
+	return dtableSize() - numReservedFDs
+}
+
+func dtableSize() int {
+	var lim unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &lim); err != nil || lim.Cur > 1<<30 {
+		return 1 << 16
+	}
+	return int(lim.Cur)
+}
+
+func (r *run) main(argv []string) int {
+	c, operands, ex := r.parseOptions(argv)
+	if ex != nil {
+		return ex.code
+	}
+	if c.chroot != "" && c.user == "" {
+		// err(3) prints the short program name and strerror(errno).
+		r.errln(filepath.Base(r.prog) + ": -z option requires -U option: Success")
+		return 1
+	}
+	if c.scanH > 0 {
+		_, _ = io.WriteString(r.stdout, scannerInfoText)
+		return 0
+	}
+	if c.help > 0 {
+		r.usage(c.help)
+		return 0
+	}
+	if c.postProc && c.noStore {
+		r.errln("ERROR: post_processing currently requires storing output.")
+		return 1
+	}
+	demux, code, ok := r.scanners(c)
+	if !ok {
+		return code
+	}
+	if len(c.unsupported) > 0 {
+		return r.die("option " + c.unsupported[0] + " is not supported yet")
+	}
+	return r.execute(c, operands, demux)
+}
+
+func (r *run) usage(level int) {
+	text := usageText
+	if level > 1 {
+		text = strings.Replace(usageLongText, "{{MAXFDS}}", strconv.Itoa(dtableSize()), 1)
+	}
+	_, _ = io.WriteString(r.stdout, strings.Replace(text, "{{PROG}}", r.prog, 1))
+}
+
+// scanners applies -e/-x/-E in order. It reports whether the flow engine
+// (the tcpdemux scanner) stays enabled. Scanners other than tcpdemux belong
+// to a later issue.
+func (r *run) scanners(c *config) (demux bool, code int, ok bool) {
+	enabled := map[string]bool{"tcpdemux": true}
+	known := func(name string) bool {
+		if name == "all" {
+			return true
+		}
+		for _, n := range scannerNames {
+			if n == name {
+				return true
+			}
+		}
+		return false
+	}
+	for _, cmd := range c.scannerCmds {
+		name := cmd[1:]
+		if !known(name) {
+			r.errln("Invalid scanner name '" + name + "'")
+			return false, 1, false
+		}
+		switch cmd[0] {
+		case '=':
+			enabled = map[string]bool{name: true}
+		case '+':
+			enabled[name] = true
+		case '-':
+			delete(enabled, name)
+		}
+	}
+	for name := range enabled {
+		if name != "tcpdemux" && c.postProc {
+			r.errln(r.prefix + ": scanner " + name + " is not supported yet")
+			return false, 1, false
+		}
+	}
+	return enabled["tcpdemux"] || enabled["all"], 0, true
+}
