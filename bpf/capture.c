@@ -18,9 +18,9 @@
 #define TC_NEXT (-1) /* TCX_NEXT and TC_ACT_UNSPEC: let the next program decide */
 
 #define MAX_HDR 512          /* link+IP+TCP header bytes the copy path handles */
-#define CHUNK 65536          /* frame bytes in one copy-path record */
+#define CHUNK (128 << 10)    /* frame bytes in one copy-path record: GSO packets fit whole */
 #define ROOM (CHUNK - MAX_HDR) /* payload bytes in one copy-path record */
-#define MAX_CHUNKS 8         /* 8 × 65024 covers BIG TCP's 512 KiB */
+#define MAX_CHUNKS 8         /* 8 × 130560 covers BIG TCP's 512 KiB */
 #define MAX_EXT 8            /* IPv6 extension headers we walk */
 #define VLAN_LEN 4
 #define MIN_SNAP 64

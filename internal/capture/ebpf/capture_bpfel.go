@@ -44,7 +44,7 @@ type bpfBpflowRec struct {
 type bpfBpflowScratch struct {
 	_    structs.HostLayout
 	Rec  bpfBpflowRec
-	Data [65536]uint8
+	Data [131072]uint8
 }
 
 // Names of all BPF objects in the ELF.

@@ -29,7 +29,6 @@ const (
 	defaultRing    = 64 << 20
 	minRing        = 64 << 10
 	minWakeBytes   = 4 << 10
-	scratchPerSlot = 32 + 65536 // sizeof(struct bpflow_scratch)
 )
 
 // programs is one loaded pair of programs for one kind of device: the link

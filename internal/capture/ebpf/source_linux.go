@@ -47,6 +47,7 @@ type Source struct {
 	// without locking per record).
 	kinds atomic.Pointer[map[uint32]iface]
 
+	onAttach   func(ifindex int)
 	promisc    *promisc
 	reader     *ringbuf.Reader
 	watchDone  chan struct{}
@@ -64,14 +65,22 @@ type Source struct {
 // thread's network namespace. Capture runs from the moment Open returns;
 // Run delivers the frames.
 func Open(ctx context.Context, cfg capture.Config, log *slog.Logger) (capture.Source, error) {
-	s, err := open(ctx, cfg, log, probeCopyPath())
+	s, err := open(ctx, cfg, log, openOptions{copy: probeCopyPath()})
 	if err != nil {
 		return nil, err
 	}
 	return s, nil
 }
 
-func open(ctx context.Context, cfg capture.Config, log *slog.Logger, cp copyPath) (*Source, error) {
+// openOptions are settings tests choose and users do not.
+type openOptions struct {
+	copy copyPath
+	// onAttach, when set, is told each interface the capture attached to
+	// (tests wait on it instead of sleeping).
+	onAttach func(ifindex int)
+}
+
+func open(ctx context.Context, cfg capture.Config, log *slog.Logger, o openOptions) (*Source, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -84,7 +93,7 @@ func open(ctx context.Context, cfg capture.Config, log *slog.Logger, cp copyPath
 	if err := rlimit.RemoveMemlock(); err != nil {
 		log.Debug("raise RLIMIT_MEMLOCK (needs CAP_SYS_RESOURCE before kernel 5.11)", "err", err)
 	}
-	s := &Source{cfg: cfg, log: log, copy: cp, any: cfg.Interface == "any", attached: map[int]*attachment{}}
+	s := &Source{cfg: cfg, log: log, copy: o.copy, onAttach: o.onAttach, any: cfg.Interface == "any", attached: map[int]*attachment{}}
 	s.kinds.Store(&map[uint32]iface{})
 	s.snaplen = snaplenFor(cfg.Snaplen)
 	s.ringSize = roundRing(cfg.RingSize)
@@ -199,6 +208,9 @@ func (s *Source) attach(ifc iface) error {
 	}
 	s.attached[ifc.index] = a
 	s.setKind(ifc.index, ifc, true)
+	if s.onAttach != nil {
+		s.onAttach(ifc.index)
+	}
 	s.log.Debug("capturing on interface", "interface", ifc.name, "ifindex", ifc.index, "hook", a.mode)
 	return nil
 }

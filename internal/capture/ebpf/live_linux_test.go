@@ -1,0 +1,511 @@
+package ebpf
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/link"
+	"github.com/google/go-cmp/cmp"
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+
+	"github.com/bpflow/bpflow/internal/capture"
+	"github.com/bpflow/bpflow/internal/layers"
+	"github.com/bpflow/bpflow/internal/pcapfile"
+	"github.com/bpflow/bpflow/internal/testutil"
+	pb "github.com/bpflow/bpflow/internal/testutil/pktbuild"
+)
+
+// bound is how long a live test waits for an event it expects before
+// failing; events come much sooner, so this never paces a test.
+const bound = 30 * time.Second
+
+// liveNet is two namespaces joined by a veth pair, addresses inside only.
+type liveNet struct {
+	a, b         *testutil.Netns
+	ifA, ifB     string
+	addrA, addrB netip.Addr
+}
+
+func newLiveNet(t *testing.T, v6 bool) *liveNet {
+	t.Helper()
+	testutil.RequireBPF(t)
+	n := &liveNet{a: testutil.NewNetns(t), b: testutil.NewNetns(t)}
+	n.ifA, n.ifB = testutil.Veth(t, n.a, n.b, "192.0.2.1/24,2001:db8::1/64", "192.0.2.2/24,2001:db8::2/64")
+	n.addrA, n.addrB = netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("192.0.2.2")
+	if v6 {
+		n.addrA, n.addrB = netip.MustParseAddr("2001:db8::1"), netip.MustParseAddr("2001:db8::2")
+	}
+	return n
+}
+
+// tcpdump is Debian's tcpdump (libpcap 1.10.3) capturing beside bpflow: the
+// oracle for which frames, with which bytes, libpcap delivers.
+type tcpdump struct {
+	cmd   *exec.Cmd
+	lines chan string
+	path  string
+}
+
+func startTcpdump(t *testing.T, ns *testutil.Netns, ifname string) *tcpdump {
+	return startTcpdumpArgs(t, ns, ifname)
+}
+
+// startTcpdumpArgs adds args before the filter: "-y", "LINUX_SLL" asks for
+// the cooked v1 frames libpcap gives tcpflow on "any" (tcpdump itself picks v2).
+func startTcpdumpArgs(t *testing.T, ns *testutil.Netns, ifname string, args ...string) *tcpdump {
+	t.Helper()
+	if _, err := exec.LookPath("tcpdump"); err != nil {
+		t.Skip("tcpdump is not installed (apt-get install tcpdump)")
+	}
+	td := &tcpdump{path: filepath.Join(t.TempDir(), "oracle.pcap"), lines: make(chan string, 4096)}
+	// --print with -U: every packet is in the file when its line appears.
+	argv := append([]string{"netns", "exec", ns.Name, "tcpdump", "-i", ifname, "-w", td.path, "-U", "--print", "-l", "-n"}, args...)
+	td.cmd = exec.Command("ip", append(argv, "tcp")...)
+	stdout, _ := td.cmd.StdoutPipe()
+	stderr, _ := td.cmd.StderrPipe()
+	if err := td.cmd.Start(); err != nil {
+		t.Fatalf("start tcpdump: %v", err)
+	}
+	t.Cleanup(func() { td.stop() })
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			td.lines <- sc.Text()
+		}
+		close(td.lines)
+	}()
+	ready := make(chan error, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			if strings.Contains(sc.Text(), "listening on") {
+				ready <- nil
+				io.Copy(io.Discard, stderr)
+				return
+			}
+		}
+		ready <- errors.New("tcpdump exited before listening")
+	}()
+	select {
+	case err := <-ready:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(bound):
+		t.Fatal("tcpdump did not start listening")
+	}
+	return td
+}
+
+// waitFor returns once tcpdump has printed (and so written) a line with substr.
+func (td *tcpdump) waitFor(t *testing.T, substr string) {
+	t.Helper()
+	deadline := time.After(bound)
+	for {
+		select {
+		case line, ok := <-td.lines:
+			if !ok {
+				t.Fatalf("tcpdump exited before printing %q", substr)
+			}
+			if strings.Contains(line, substr) {
+				return
+			}
+		case <-deadline:
+			t.Fatalf("tcpdump never printed %q", substr)
+		}
+	}
+}
+
+func (td *tcpdump) stop() {
+	if td.cmd.ProcessState == nil {
+		td.cmd.Process.Signal(syscall.SIGINT)
+		td.cmd.Wait()
+	}
+}
+
+// frames reads what tcpdump wrote.
+func (td *tcpdump) frames(t *testing.T) (layers.LinkType, [][]byte) {
+	t.Helper()
+	td.stop()
+	rd, err := pcapfile.Open(td.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rd.Close()
+	var out [][]byte
+	for {
+		f, err := rd.Next()
+		if errors.Is(err, io.EOF) {
+			return rd.LinkType(), out
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, slices.Clone(f.Data))
+	}
+}
+
+// exchange runs one request/response TCP connection from a to b, then a
+// barrier connection whose SYN tcpdump must print before we stop it: packets
+// cross the veth in order, so every packet of the first connection has been
+// seen by both captures by then. It returns the client's port.
+func exchange(t *testing.T, n *liveNet, td *tcpdump, port, req, resp int) int {
+	t.Helper()
+	clientPort := transfer(t, n, port, req, resp)
+	transfer(t, n, port+1, 0, 0)
+	if td != nil {
+		td.waitFor(t, fmt.Sprintf(".%d: Flags [S]", port+1))
+	}
+	return clientPort
+}
+
+// transfer sends req bytes to a server in b that answers with resp bytes;
+// both sides check what they read.
+func transfer(t *testing.T, n *liveNet, port, req, resp int) int {
+	t.Helper()
+	addr := netip.AddrPortFrom(n.addrB, uint16(port)).String()
+	var ln net.Listener
+	if err := n.b.Do(func() (err error) { ln, err = net.Listen("tcp", addr); return err }); err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	served := make(chan error, 1)
+	go func() { served <- serve(ln, req, resp) }()
+	var conn net.Conn
+	if err := n.a.Do(func() (err error) { conn, err = net.DialTimeout("tcp", addr, bound); return err }); err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(bound))
+	if _, err := conn.Write(pattern(req)); err != nil {
+		t.Fatal(err)
+	}
+	conn.(*net.TCPConn).CloseWrite()
+	got, err := io.ReadAll(conn)
+	if err != nil || !bytes.Equal(got, pattern(resp)) {
+		t.Fatalf("client read %d bytes (err %v), want the %d-byte response", len(got), err, resp)
+	}
+	if err := <-served; err != nil {
+		t.Fatal(err)
+	}
+	return conn.LocalAddr().(*net.TCPAddr).Port
+}
+
+func serve(ln net.Listener, req, resp int) error {
+	c, err := ln.Accept()
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(bound))
+	got, err := io.ReadAll(c)
+	if err != nil || !bytes.Equal(got, pattern(req)) {
+		return fmt.Errorf("server read %d bytes (err %v), want the %d-byte request", len(got), err, req)
+	}
+	_, err = c.Write(pattern(resp))
+	return err
+}
+
+func pattern(n int) []byte {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(i*7 + i/251)
+	}
+	return b
+}
+
+// openIn opens a capture inside ns.
+func openIn(t *testing.T, ns *testutil.Netns, cfg capture.Config, o openOptions) *Source {
+	t.Helper()
+	var s *Source
+	err := ns.Do(func() (err error) {
+		s, err = open(context.Background(), cfg, nil, o)
+		return err
+	})
+	if err != nil {
+		t.Fatalf("open capture on %s: %v", cfg.Interface, err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// drain stops the capture and returns every frame it delivered.
+func drain(t *testing.T, s *Source) [][]byte {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	var out [][]byte
+	err := s.Run(ctx, func(f *layers.Frame) error {
+		if f.LinkType != s.LinkType() || len(f.Data) == 0 || f.TS == 0 {
+			return fmt.Errorf("bad frame: link %d, %d bytes, ts %d", f.LinkType, len(f.Data), f.TS)
+		}
+		out = append(out, slices.Clone(f.Data))
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	return out
+}
+
+// ofPort keeps the frames of the connection that uses port, sorted.
+func ofPort(t *testing.T, lt layers.LinkType, frames [][]byte, port int) [][]byte {
+	t.Helper()
+	var out [][]byte
+	for _, d := range frames {
+		var seg layers.Segment
+		if layers.Decode(&layers.Frame{LinkType: lt, Data: d, WireLen: uint32(len(d))}, &seg) != layers.StatusTCP {
+			continue
+		}
+		if int(seg.SrcPort) == port || int(seg.DstPort) == port {
+			out = append(out, d)
+		}
+	}
+	slices.SortFunc(out, bytes.Compare)
+	return out
+}
+
+func compareWithTcpdump(t *testing.T, td *tcpdump, s *Source, port int) {
+	t.Helper()
+	ours := drain(t, s)
+	lt, theirs := td.frames(t)
+	if lt != s.LinkType() {
+		t.Fatalf("link type %d, tcpdump's %d", s.LinkType(), lt)
+	}
+	want, got := ofPort(t, lt, theirs, port), ofPort(t, lt, ours, port)
+	if len(want) < 6 {
+		t.Fatalf("tcpdump saw only %d frames of the connection", len(want))
+	}
+	if !slices.EqualFunc(want, got, bytes.Equal) {
+		t.Errorf("frames of port %d differ from tcpdump's: %d vs %d frames\n%s", port, len(got), len(want), cmp.Diff(want, got))
+	}
+	if st := s.Stats(); st.Dropped != 0 || st.Captured < uint64(len(got)) {
+		t.Errorf("stats %+v after %d frames: want none dropped", st, len(got))
+	}
+}
+
+// TestLiveMatchesTcpdump: real TCP traffic through a veth; bpflow and tcpdump
+// capture the same interface at the same time and must deliver the same
+// frames, byte for byte, once each; for both hooks and both copy paths.
+func TestLiveMatchesTcpdump(t *testing.T) {
+	for _, mode := range []string{AttachTCX, AttachTC} {
+		for _, cp := range []copyPath{copyDynptr, copyScratch} {
+			for _, v6 := range []bool{false, true} {
+				t.Run(fmt.Sprintf("%s/%s/v6=%v", mode, cp, v6), func(t *testing.T) {
+					n := newLiveNet(t, v6)
+					td := startTcpdump(t, n.b, n.ifB)
+					s := openIn(t, n.b, capture.Config{Interface: n.ifB, Attach: mode, Promisc: true}, openOptions{copy: cp})
+					if s.LinkType() != layers.LinkEthernet {
+						t.Fatalf("link type %d on a veth, want Ethernet", s.LinkType())
+					}
+					port := exchange(t, n, td, 5001, 300_000, 70_000)
+					compareWithTcpdump(t, td, s, port)
+					if err := s.Close(); err != nil {
+						t.Fatalf("close: %v", err)
+					}
+					checkNothingAttached(t, n.b, n.ifB)
+				})
+			}
+		}
+	}
+}
+
+// checkNothingAttached asks the kernel (TCX query, tc filter and qdisc dumps)
+// whether anything is left on ifname.
+func checkNothingAttached(t *testing.T, ns *testutil.Netns, ifname string) {
+	t.Helper()
+	err := ns.Do(func() error {
+		l, err := netlink.LinkByName(ifname)
+		if err != nil {
+			return err
+		}
+		idx := l.Attrs().Index
+		for _, at := range []ebpf.AttachType{ebpf.AttachTCXIngress, ebpf.AttachTCXEgress} {
+			res, err := link.QueryPrograms(link.QueryOptions{Target: idx, Attach: at})
+			if err != nil {
+				return fmt.Errorf("query %s: %w", at, err)
+			}
+			if len(res.Programs) != 0 {
+				return fmt.Errorf("%d TCX programs left at %s", len(res.Programs), at)
+			}
+		}
+		for _, parent := range []uint32{netlink.HANDLE_MIN_INGRESS, netlink.HANDLE_MIN_EGRESS} {
+			fs, err := netlink.FilterList(l, parent)
+			if err != nil && !errors.Is(err, syscall.EINVAL) {
+				return err
+			}
+			if len(fs) != 0 {
+				return fmt.Errorf("%d tc filters left", len(fs))
+			}
+		}
+		qs, err := netlink.QdiscList(l)
+		if err != nil {
+			return err
+		}
+		for _, q := range qs {
+			if q.Type() == "clsact" {
+				return errors.New("clsact qdisc left behind")
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Errorf("after Close on %s: %v", ifname, err)
+	}
+}
+
+// TestTCLeavesOtherFiltersAlone: with a clsact qdisc and a filter of another
+// tool already there, the tc hook takes a free priority and removes only
+// its own filter.
+func TestTCLeavesOtherFiltersAlone(t *testing.T) {
+	n := newLiveNet(t, false)
+	run := func(args ...string) string {
+		out, err := exec.Command("ip", append([]string{"netns", "exec", n.b.Name, "tc"}, args...)...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("tc %s: %v: %s", strings.Join(args, " "), err, out)
+		}
+		return string(out)
+	}
+	run("qdisc", "add", "dev", n.ifB, "clsact")
+	run("filter", "add", "dev", n.ifB, "ingress", "prio", "1", "protocol", "all", "bpf", "bytecode", "1,6 0 0 0,")
+	before := run("filter", "show", "dev", n.ifB, "ingress")
+	s := openIn(t, n.b, capture.Config{Interface: n.ifB, Attach: AttachTC}, openOptions{copy: copyDynptr})
+	port := exchange(t, n, nil, 5001, 10_000, 10_000)
+	if got := ofPort(t, s.LinkType(), drain(t, s), port); len(got) < 6 {
+		t.Errorf("captured %d frames of the connection beside another filter", len(got))
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if after := run("filter", "show", "dev", n.ifB, "ingress"); after != before {
+		t.Errorf("the other tool's filters changed:\nbefore:\n%s\nafter:\n%s", before, after)
+	}
+	if qd := run("qdisc", "show", "dev", n.ifB); !strings.Contains(qd, "clsact") {
+		t.Errorf("the other tool's clsact qdisc was removed: %s", qd)
+	}
+}
+
+// TestLoopbackOnce: on lo every packet crosses egress and ingress; libpcap
+// delivers it once, and so must we.
+func TestLoopbackOnce(t *testing.T) {
+	testutil.RequireBPF(t)
+	ns := testutil.NewNetns(t)
+	n := &liveNet{a: ns, b: ns, addrA: netip.MustParseAddr("127.0.0.1"), addrB: netip.MustParseAddr("127.0.0.1")}
+	td := startTcpdump(t, ns, "lo")
+	s := openIn(t, ns, capture.Config{Interface: "lo", Promisc: true}, openOptions{copy: copyDynptr})
+	port := exchange(t, n, td, 6001, 50_000, 50_000)
+	compareWithTcpdump(t, td, s, port)
+}
+
+// TestVLANTagRestored: a tagged frame arriving on a veth has its 802.1Q tag
+// moved into skb metadata by the kernel before TC; libpcap puts it back into
+// the frame, and so must we. The frames are injected through a packet socket
+// (this kernel has no 8021q module to make VLAN devices).
+func TestVLANTagRestored(t *testing.T) {
+	for _, cp := range []copyPath{copyDynptr, copyScratch} {
+		t.Run(string(cp), func(t *testing.T) {
+			n := newLiveNet(t, false)
+			td := startTcpdump(t, n.b, n.ifB)
+			s := openIn(t, n.b, capture.Config{Interface: n.ifB}, openOptions{copy: cp})
+			tagged := pb.Ethernet{Dst: macB, Src: macA, Tags: []pb.Tag{{TPID: pb.EtherTypeVLAN, TCI: 0x2000 | 42}}}
+			v4 := pb.IPv4{Src: n.addrA, Dst: n.addrB}
+			var frames [][]byte
+			for i := range 3 {
+				frames = append(frames, pb.Build(tagged, v4, pb.TCP{SrcPort: 4242, DstPort: 80, Seq: uint32(i * 100), Flags: pb.ACK}, payload(100)))
+			}
+			frames = append(frames, pb.Build(tagged, v4, pb.TCP{SrcPort: 4243, DstPort: 9999, Flags: pb.SYN}))
+			inject(t, n.a, n.ifA, frames)
+			td.waitFor(t, ".9999:")
+			ours := drain(t, s)
+			lt, theirs := td.frames(t)
+			want, got := ofPort(t, lt, theirs, 4242), ofPort(t, lt, ours, 4242)
+			if len(want) != 3 || !slices.EqualFunc(want, got, bytes.Equal) {
+				t.Errorf("tagged frames differ from tcpdump's (%d vs %d):\n%s", len(got), len(want), cmp.Diff(want, got))
+			}
+		})
+	}
+}
+
+// inject sends raw frames out of ifname through a packet socket.
+func inject(t *testing.T, ns *testutil.Netns, ifname string, frames [][]byte) {
+	t.Helper()
+	err := ns.Do(func() error {
+		ifc, err := net.InterfaceByName(ifname)
+		if err != nil {
+			return err
+		}
+		fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			return err
+		}
+		defer unix.Close(fd)
+		for _, f := range frames {
+			if err := unix.Sendto(fd, f, 0, &unix.SockaddrLinklayer{Ifindex: ifc.Index, Halen: 6}); err != nil {
+				return fmt.Errorf("send %d-byte frame on %s: %w", len(f), ifname, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestAnyFollowsNewLinks: -i any attaches to a veth created after start and
+// delivers Linux cooked frames identical to tcpdump -i any's.
+func TestAnyFollowsNewLinks(t *testing.T) {
+	testutil.RequireBPF(t)
+	n := &liveNet{a: testutil.NewNetns(t), b: testutil.NewNetns(t)}
+	attached := make(chan int, 16)
+	td := startTcpdumpArgs(t, n.b, "any", "-y", "LINUX_SLL")
+	s := openIn(t, n.b, capture.Config{Interface: "any"}, openOptions{copy: copyDynptr, onAttach: func(i int) { attached <- i }})
+	if s.LinkType() != layers.LinkLinuxSLL {
+		t.Fatalf("link type %d for any, want Linux cooked", s.LinkType())
+	}
+	<-attached // lo, there from the start
+	n.ifA, n.ifB = testutil.Veth(t, n.a, n.b, "192.0.2.1/24", "192.0.2.2/24")
+	n.addrA, n.addrB = netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("192.0.2.2")
+	var idx int
+	n.b.Do(func() error { l, err := netlink.LinkByName(n.ifB); idx = l.Attrs().Index; return err })
+	for got := 0; got != idx; {
+		select {
+		case got = <-attached:
+		case <-time.After(bound):
+			t.Fatalf("never attached to %s (ifindex %d) created after start", n.ifB, idx)
+		}
+	}
+	port := exchange(t, n, td, 8001, 30_000, 3_000)
+	compareWithTcpdump(t, td, s, port)
+}
+
+// TestSmallRingCountsDrops: a ring far too small for the traffic, read only
+// afterwards: the kernel counts what it could not keep, nothing breaks.
+func TestSmallRingCountsDrops(t *testing.T) {
+	n := newLiveNet(t, false)
+	s := openIn(t, n.b, capture.Config{Interface: n.ifB, RingSize: 1}, openOptions{copy: copyDynptr})
+	exchange(t, n, nil, 5001, 4_000_000, 0)
+	frames := drain(t, s)
+	st := s.Stats()
+	c, err := s.counters()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Dropped == 0 || c.RingFull != st.Dropped || st.Captured != uint64(len(frames)) || c.Packets != st.Captured {
+		t.Errorf("stats %+v, counters %+v, %d frames: want ring_full drops and every kept frame delivered", st, c, len(frames))
+	}
+}
