@@ -25,10 +25,10 @@ const (
 )
 
 const (
-	filterSymbol   = "bpflow_filter"
-	defaultRing    = 64 << 20
-	minRing        = 64 << 10
-	minWakeBytes   = 4 << 10
+	filterSymbol = "bpflow_filter"
+	defaultRing  = 64 << 20
+	minRing      = 64 << 10
+	minWakeBytes = 4 << 10
 )
 
 // programs is one loaded pair of programs for one kind of device: the link
