@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"fmt"
+	"io"
 	"strings"
 
 	"github.com/ulikunitz/xz"
@@ -232,32 +233,25 @@ func macAttrs(frame []byte) string {
 
 func compress(pcap []byte, f format) ([]byte, error) {
 	var out bytes.Buffer
+	var zw io.WriteCloser
+	var err error
 	switch f {
 	case fmtPcapGzip:
 		// Stored blocks: the bytes do not depend on the compressor's version.
-		zw, err := gzip.NewWriterLevel(&out, gzip.NoCompression)
-		if err != nil {
-			return nil, err
-		}
-		if _, err := zw.Write(pcap); err != nil {
-			return nil, err
-		}
-		if err := zw.Close(); err != nil {
-			return nil, err
-		}
+		zw, err = gzip.NewWriterLevel(&out, gzip.NoCompression)
 	case fmtPcapXz:
-		zw, err := xz.NewWriter(&out)
-		if err != nil {
-			return nil, err
-		}
-		if _, err := zw.Write(pcap); err != nil {
-			return nil, err
-		}
-		if err := zw.Close(); err != nil {
-			return nil, err
-		}
+		zw, err = xz.NewWriter(&out)
 	default:
 		return pcap, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if _, err := zw.Write(pcap); err != nil {
+		return nil, err
+	}
+	if err := zw.Close(); err != nil {
+		return nil, err
 	}
 	return out.Bytes(), nil
 }

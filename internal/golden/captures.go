@@ -151,7 +151,9 @@ func vlanMixed() *script {
 
 func tcpTimeoutScript() *script {
 	s := newScript()
-	a := s.conn().handshake()
+	// No handshake for a: one flow expires at a time, so the close order does
+	// not depend on tcpflow's hash table.
+	a := s.conn()
 	a.send(cli, "before idle\n")
 	s.pause(100e9)
 	b := s.conn().withPorts(54157, 80).handshake()
