@@ -11,6 +11,7 @@ import (
 
 	"github.com/bpflow/bpflow/internal/capture"
 	"github.com/bpflow/bpflow/internal/capture/live"
+	"github.com/bpflow/bpflow/internal/filter"
 	"github.com/bpflow/bpflow/internal/flow"
 	"github.com/bpflow/bpflow/internal/layers"
 	"github.com/bpflow/bpflow/internal/output"
@@ -23,13 +24,14 @@ const warnTooManyFiles = 10000
 // session is the state of one run after option processing.
 type session struct {
 	*run
-	c      *config
-	eng    *flow.Engine
-	sink   *output.Sink
-	report *output.Report
-	expr   string
-	tdelta int64
-	demux  bool
+	c        *config
+	eng      *flow.Engine
+	sink     *output.Sink
+	report   *output.Report
+	expr     string
+	tdelta   int64
+	demux    bool
+	programs map[layers.LinkType]*filter.Program
 	// stopped is set once a signal asked for an orderly end.
 	stopped bool
 }
@@ -240,8 +242,9 @@ func (s *session) file(path string) error {
 		return errFatal
 	}
 	if s.expr != "" {
-		s.die("can't parse filter expression: filter expressions are not supported yet")
-		return errFatal
+		if _, err := s.program(rd.LinkType()); err != nil {
+			return err
+		}
 	}
 	var seg layers.Segment
 	done := s.ctx.Done()
@@ -261,10 +264,37 @@ func (s *session) file(path string) error {
 			s.logf(1, "%s: %s", path, err)
 			return err
 		}
+		if s.expr != "" {
+			prog, err := s.program(fr.LinkType)
+			if err != nil {
+				return err
+			}
+			if !prog.Match(fr.Data, fr.WireLen) {
+				continue
+			}
+		}
 		if err := s.frame(fr, &seg); err != nil {
 			return err
 		}
 	}
+}
+
+// program returns the filter compiled for link type lt (pcapng interfaces
+// may differ), compiling it on first use. libpcap's errors are fatal.
+func (s *session) program(lt layers.LinkType) (*filter.Program, error) {
+	if p := s.programs[lt]; p != nil {
+		return p, nil
+	}
+	p, err := filter.Compile(s.expr, lt)
+	if err != nil {
+		s.die(err.Error())
+		return nil, errFatal
+	}
+	if s.programs == nil {
+		s.programs = map[layers.LinkType]*filter.Program{}
+	}
+	s.programs[lt] = p
+	return p, nil
 }
 
 // frame runs one frame through decode, the flow engine and the timeout.

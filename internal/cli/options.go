@@ -153,10 +153,8 @@ func (r *run) longOption(c *config, o option) {
 		c.unsupported = append(c.unsupported, "--write-pcap")
 	case "dump-filter":
 		c.dumpFilter = o.Arg
-		c.unsupported = append(c.unsupported, "--dump-filter")
 	case "linktype":
 		c.linktype = o.Arg
-		c.unsupported = append(c.unsupported, "--linktype")
 	case "capture":
 		c.captureMethod = o.Arg
 	case "attach":

@@ -15,6 +15,9 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/bpflow/bpflow/internal/filter"
+	"github.com/bpflow/bpflow/internal/layers"
 )
 
 //go:embed text/usage.txt
@@ -124,7 +127,46 @@ func (r *run) main(argv []string) int {
 	if len(c.unsupported) > 0 {
 		return r.die("option " + c.unsupported[0] + " is not supported yet")
 	}
+	if c.dumpFilter != "" {
+		return r.dumpFilter(c, operands)
+	}
 	return r.execute(c, operands, demux)
+}
+
+// linkTypeNames are the --linktype names bpflow accepts besides numbers
+// (tcpdump's -y names).
+var linkTypeNames = map[string]layers.LinkType{
+	"EN10MB": layers.LinkEthernet, "NULL": layers.LinkNull, "RAW": layers.LinkRaw,
+	"LOOP": layers.LinkLoop, "PPP": layers.LinkPPP, "LINUX_SLL": layers.LinkLinuxSLL,
+	"LINUX_SLL2": layers.LinkLinuxSLL2, "IPV4": layers.LinkIPv4, "IPV6": layers.LinkIPv6,
+}
+
+// dumpFilter is --dump-filter=asm|c|decimal: print the compiled cBPF
+// program like tcpdump -d/-dd/-ddd (for --linktype, default Ethernet).
+func (r *run) dumpFilter(c *config, operands []string) int {
+	switch c.dumpFilter {
+	case "asm", "c", "decimal":
+	default:
+		return r.die("invalid --dump-filter format '" + c.dumpFilter + "' (want asm, c or decimal)")
+	}
+	lt := layers.LinkEthernet
+	if c.linktype != "" {
+		if v, ok := linkTypeNames[strings.ToUpper(c.linktype)]; ok {
+			lt = v
+		} else if n, err := strconv.ParseUint(c.linktype, 10, 32); err == nil {
+			lt = layers.LinkType(n)
+		} else {
+			return r.die("unknown --linktype '" + c.linktype + "'")
+		}
+	}
+	prog, err := filter.Compile(strings.Join(operands, " "), lt)
+	if err != nil {
+		return r.die(err.Error())
+	}
+	if err := prog.Dump(r.stdout, c.dumpFilter); err != nil {
+		return r.die("write filter dump: " + err.Error())
+	}
+	return 0
 }
 
 func (r *run) usage(level int) {
