@@ -224,14 +224,7 @@ func TestGolden(t *testing.T) {
 // run and skipped with their diff (go test -v shows it); one that starts to
 // match fails until it is removed from here, so the list cannot go stale.
 // BPFLOW_GOLDEN_STRICT=1 turns every pending case into a failure.
-var pending = map[string]string{
-	"filter_port":      "filter expressions not wired into cli yet (internal/filter)",
-	"filter_quoted":    "filter expressions not wired into cli yet (internal/filter)",
-	"filter_multiword": "filter expressions not wired into cli yet (internal/filter)",
-	"filter_bad":       "filter expressions not wired into cli yet (internal/filter)",
-	"filter_vlan":      "filter expressions not wired into cli yet (internal/filter)",
-	"filter_no_vlan":   "filter expressions not wired into cli yet (internal/filter)",
-}
+var pending = map[string]string{}
 
 // expectation is bpflow's expected snapshot for c.
 func expectation(c *Case) (*flowdiff.Snapshot, error) {
