@@ -1,0 +1,325 @@
+package filter
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+
+	"golang.org/x/net/bpf"
+
+	"github.com/bpflow/bpflow/internal/layers"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/filter (corpus pcaps and tcpdump's answers)")
+
+const testdataDir = "../../testdata/filter"
+
+// writePcap writes frames as a little-endian classic pcap; packet i has
+// timestamp i+1 seconds, which is how tcpdump's output is mapped back.
+func writePcap(path string, link layers.LinkType, frames []frame) error {
+	var b bytes.Buffer
+	hdr := []uint32{0xa1b2c3d4, 0x00040002, 0, 0, 262144, uint32(link)}
+	for i, v := range hdr {
+		if i == 1 {
+			binary.Write(&b, binary.LittleEndian, uint16(2))
+			binary.Write(&b, binary.LittleEndian, uint16(4))
+			continue
+		}
+		binary.Write(&b, binary.LittleEndian, v)
+	}
+	for i, f := range frames {
+		for _, v := range []uint32{uint32(i + 1), 0, uint32(len(f.data)), f.wireLen} {
+			binary.Write(&b, binary.LittleEndian, v)
+		}
+		b.Write(f.data)
+	}
+	return os.WriteFile(path, b.Bytes(), 0o644)
+}
+
+// readPcap reads a little-endian classic pcap written by writePcap or tcpdump.
+func readPcap(data []byte) (layers.LinkType, []frame, []uint32, error) {
+	if len(data) < 24 || binary.LittleEndian.Uint32(data) != 0xa1b2c3d4 {
+		return 0, nil, nil, errors.New("not a little-endian pcap")
+	}
+	link := layers.LinkType(binary.LittleEndian.Uint32(data[20:]))
+	var frames []frame
+	var secs []uint32
+	for off := 24; off < len(data); {
+		if off+16 > len(data) {
+			return 0, nil, nil, fmt.Errorf("truncated record header at %d", off)
+		}
+		caplen := int(binary.LittleEndian.Uint32(data[off+8:]))
+		if off+16+caplen > len(data) {
+			return 0, nil, nil, fmt.Errorf("truncated record at %d", off)
+		}
+		secs = append(secs, binary.LittleEndian.Uint32(data[off:]))
+		frames = append(frames, frame{data: data[off+16 : off+16+caplen], wireLen: binary.LittleEndian.Uint32(data[off+12:])})
+		off += 16 + caplen
+	}
+	return link, frames, secs, nil
+}
+
+func readExpressions(t testing.TB) []string {
+	data, err := os.ReadFile(filepath.Join(testdataDir, "expressions.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var exprs []string
+	for _, line := range strings.Split(string(data), "\n") {
+		if line != "" && !strings.HasPrefix(line, "#") {
+			exprs = append(exprs, line)
+		}
+	}
+	return exprs
+}
+
+// tcpdumpAnswer runs the oracle: "error: MSG" or "match: i,j,…" (0-based).
+func tcpdumpAnswer(pcapPath, expr string) (string, error) {
+	cmd := exec.Command("tcpdump", "-r", pcapPath, "-w", "-", expr)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	if err != nil {
+		for _, line := range strings.Split(stderr.String(), "\n") {
+			if msg, ok := strings.CutPrefix(line, "tcpdump: "); ok {
+				return "error: " + msg, nil
+			}
+		}
+		return "", fmt.Errorf("tcpdump -r %s %q: %w: %s", pcapPath, expr, err, stderr.String())
+	}
+	_, _, secs, err := readPcap(stdout.Bytes())
+	if err != nil {
+		return "", fmt.Errorf("read tcpdump output for %q: %w", expr, err)
+	}
+	idx := make([]int, len(secs))
+	for i, s := range secs {
+		idx[i] = int(s) - 1
+	}
+	return formatMatches(idx), nil
+}
+
+func formatMatches(idx []int) string {
+	parts := make([]string, len(idx))
+	for i, v := range idx {
+		parts[i] = strconv.Itoa(v)
+	}
+	return "match: " + strings.Join(parts, ",")
+}
+
+type answerKey struct{ file, expr string }
+
+func loadExpected(t testing.TB) map[answerKey]string {
+	f, err := os.Open(filepath.Join(testdataDir, "expected.tsv"))
+	if err != nil {
+		t.Fatalf("load tcpdump's answers (run go test -run TestDifferential -update): %v", err)
+	}
+	defer f.Close()
+	want := map[answerKey]string{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		parts := strings.SplitN(sc.Text(), "\t", 3)
+		if len(parts) == 3 {
+			want[answerKey{parts[0], parts[1]}] = parts[2]
+		}
+	}
+	return want
+}
+
+type loadedFile struct {
+	corpusFile
+	path string
+}
+
+func loadCorpus(t testing.TB) []loadedFile {
+	var out []loadedFile
+	for _, cf := range corpus() {
+		path := filepath.Join(testdataDir, cf.name+".pcap")
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		link, frames, _, err := readPcap(data)
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		cf.link, cf.frames = link, frames
+		out = append(out, loadedFile{cf, path})
+	}
+	return out
+}
+
+// regenerate writes the corpus pcaps and records tcpdump's answers.
+func regenerate(t *testing.T) {
+	exprs := readExpressions(t)
+	var lines []string
+	for _, cf := range corpus() {
+		path := filepath.Join(testdataDir, cf.name+".pcap")
+		if err := writePcap(path, cf.link, cf.frames); err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range exprs {
+			ans, err := tcpdumpAnswer(path, e)
+			if err != nil {
+				t.Fatal(err)
+			}
+			lines = append(lines, cf.name+"\t"+e+"\t"+ans)
+		}
+	}
+	sort.Strings(lines)
+	if err := os.WriteFile(filepath.Join(testdataDir, "expected.tsv"), []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// ourAnswer compiles expr and runs match on every frame.
+func ourAnswer(expr string, cf loadedFile, match func(*Program, frame) (bool, error)) (string, error) {
+	p, err := Compile(expr, cf.link)
+	if err != nil {
+		return "error: " + err.Error(), nil
+	}
+	var idx []int
+	for i, f := range cf.frames {
+		ok, err := match(p, f)
+		if err != nil {
+			return "", err
+		}
+		if ok {
+			idx = append(idx, i)
+		}
+	}
+	return formatMatches(idx), nil
+}
+
+// TestDifferential compares the interpreter and the cBPF program (in
+// golang.org/x/net/bpf's VM) with tcpdump's recorded answers.
+func TestDifferential(t *testing.T) {
+	if *update {
+		regenerate(t)
+	}
+	want := loadExpected(t)
+	exprs := readExpressions(t)
+	agree, total, vmAgree, vmTotal := 0, 0, 0, 0
+	for _, cf := range loadCorpus(t) {
+		for _, e := range exprs {
+			w, ok := want[answerKey{cf.name, e}]
+			if !ok {
+				t.Fatalf("no recorded answer for %s %q (run with -update)", cf.name, e)
+			}
+			got, _ := ourAnswer(e, cf, func(p *Program, f frame) (bool, error) { return p.Match(f.data, f.wireLen), nil })
+			total++
+			if got != w {
+				t.Errorf("%s: %q: interpreter %s, tcpdump %s", cf.name, e, got, w)
+			} else {
+				agree++
+			}
+			if strings.HasPrefix(w, "error") {
+				continue
+			}
+			vm, vw, err := vmAnswer(e, cf, w)
+			if err != nil {
+				t.Errorf("%s: %q: %v", cf.name, e, err)
+				continue
+			}
+			vmTotal++
+			if vm != vw {
+				t.Errorf("%s: %q: x/net/bpf VM %s, tcpdump %s (frames with caplen == wirelen)", cf.name, e, vm, vw)
+			} else {
+				vmAgree++
+			}
+		}
+	}
+	t.Logf("interpreter agrees with tcpdump on %d/%d (file, expression) pairs; x/net/bpf VM on %d/%d", agree, total, vmAgree, vmTotal)
+}
+
+// vmAnswer runs the cBPF program in x/net/bpf's VM over the frames whose
+// captured length equals the wire length (the VM's len is the captured length).
+func vmAnswer(expr string, cf loadedFile, want string) (string, string, error) {
+	p, err := Compile(expr, cf.link)
+	if err != nil {
+		return "", "", err
+	}
+	insns, err := p.CBPF()
+	if err != nil {
+		return "", "", err
+	}
+	vm, err := bpf.NewVM(insns)
+	if err != nil {
+		return "", "", fmt.Errorf("x/net/bpf refuses the program: %w", err)
+	}
+	wantSet := map[int]bool{}
+	if list := strings.TrimPrefix(want, "match: "); list != "" {
+		for _, s := range strings.Split(list, ",") {
+			v, _ := strconv.Atoi(s)
+			wantSet[v] = true
+		}
+	}
+	var got, exp []int
+	for i, f := range cf.frames {
+		if uint32(len(f.data)) != f.wireLen {
+			continue
+		}
+		n, err := vm.Run(f.data)
+		if err != nil {
+			return "", "", fmt.Errorf("x/net/bpf VM on frame %d: %w", i, err)
+		}
+		if n != 0 {
+			got = append(got, i)
+		}
+		if wantSet[i] {
+			exp = append(exp, i)
+		}
+	}
+	return formatMatches(got), formatMatches(exp), nil
+}
+
+// TestOracleDrift re-derives tcpdump's answers where tcpdump is installed, so
+// the committed expected.tsv cannot silently stop being libpcap's output.
+func TestOracleDrift(t *testing.T) {
+	if _, err := exec.LookPath("tcpdump"); err != nil {
+		if os.Getenv("BPFLOW_REQUIRE_TCPDUMP") == "1" {
+			t.Fatalf("tcpdump is required (BPFLOW_REQUIRE_TCPDUMP=1): %v", err)
+		}
+		t.Skipf("tcpdump not installed: %v", err)
+	}
+	if testing.Short() {
+		t.Skip("runs tcpdump once per (file, expression); skipped with -short")
+	}
+	want := loadExpected(t)
+	exprs := readExpressions(t)
+	for _, cf := range loadCorpus(t) {
+		for _, e := range exprs {
+			got, err := tcpdumpAnswer(cf.path, e)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if w := want[answerKey{cf.name, e}]; got != w {
+				t.Errorf("%s: %q: tcpdump now says %s, expected.tsv has %s", cf.name, e, got, w)
+			}
+		}
+	}
+}
+
+// TestCorpusUpToDate checks the committed pcaps are what corpus() builds.
+func TestCorpusUpToDate(t *testing.T) {
+	for _, cf := range corpus() {
+		tmp := filepath.Join(t.TempDir(), cf.name+".pcap")
+		if err := writePcap(tmp, cf.link, cf.frames); err != nil {
+			t.Fatal(err)
+		}
+		a, _ := os.ReadFile(tmp)
+		b, err := os.ReadFile(filepath.Join(testdataDir, cf.name+".pcap"))
+		if err != nil || !bytes.Equal(a, b) {
+			t.Errorf("%s.pcap is stale or missing (run go test -run TestDifferential -update): %v", cf.name, err)
+		}
+	}
+}
