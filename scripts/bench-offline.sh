@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# bench-offline.sh - tcpflow -r versus bpflow -r on a big synthetic capture.
+#
+#   scripts/bench-offline.sh [-n RUNS] [-s SIZE_MB] [-w WORKDIR] [-m "files console"] [-b BPFLOW]
+#
+# Builds (once, cached in WORKDIR) a capture of SIZE_MB (default 1200) with
+# >10,000 interleaved TCP flows of mixed sizes (internal/testutil/bigcap),
+# builds bpflow (or uses -b), then runs each tool RUNS times (default 3),
+# interleaved, in two modes:
+#   files    TOOL -r CAP -o DIR     (a fresh directory on disk each run)
+#   console  TOOL -r CAP -c >/dev/null
+# and prints per run wall/CPU seconds, MB/s (capture bytes / wall) and peak
+# RSS (GNU time), then medians and bpflow/tcpflow ratios with the goals of
+# issue 2 (files: >=3x MB/s, <=2x RSS; console: >=5x MB/s). File-mode outputs
+# of the first run are compared byte for byte (report.xml aside): the
+# capture has no padding or other 1.6.1 quirks, so they must be identical.
+# The page cache is warmed first; runs are CPU-bound. Needs tcpflow, go and
+# GNU time (Debian package "time").
+set -euo pipefail
+
+RUNS=3 SIZE_MB=1200 WORK=${BPFLOW_BENCH_DIR:-/var/tmp/bpflow-bench} MODES="files console" BPFLOW=""
+while getopts "n:s:w:m:b:h" o; do
+	case $o in
+	n) RUNS=$OPTARG ;;
+	s) SIZE_MB=$OPTARG ;;
+	w) WORK=$OPTARG ;;
+	m) MODES=$OPTARG ;;
+	b) BPFLOW=$OPTARG ;;
+	*) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 2 ;;
+	esac
+done
+log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+for c in tcpflow go /usr/bin/time; do command -v "$c" >/dev/null || die "missing $c (apt-get install tcpflow time; Go 1.26)"; done
+case $RUNS$SIZE_MB in *[!0-9]*) die "-n and -s take numbers" ;; esac
+
+REPO=$(cd "$(dirname "$0")/.." && pwd)
+mkdir -p "$WORK"
+CAP="$WORK/big-${SIZE_MB}MB-seed1.pcap"
+if [ ! -s "$CAP" ]; then
+	log "generating $CAP (${SIZE_MB} MB)"
+	(cd "$REPO" && go run ./internal/testutil/bigcap/cmd/bigcap -o "$CAP.tmp" -size-mb "$SIZE_MB" -seed 1) >"$CAP.meta" || die "bigcap failed"
+	mv "$CAP.tmp" "$CAP"
+fi
+CAP_BYTES=$(stat -c %s "$CAP")
+log "capture: $(cat "$CAP.meta")"
+
+TOOLS="tcpflow"
+if [ -z "$BPFLOW" ]; then
+	BPFLOW="$WORK/bpflow"
+	(cd "$REPO" && CGO_ENABLED=0 go build -o "$BPFLOW" ./cmd/bpflow) 2>"$WORK/build.log" || BPFLOW=""
+fi
+if [ -n "$BPFLOW" ] && probe=$(mktemp -d "$WORK/probe.XXXXXX") &&
+	(cd "$probe" && timeout 60 "$BPFLOW" -r "$REPO/testdata/sample/http.pcap" -o out >/dev/null 2>&1); then
+	TOOLS="tcpflow bpflow"
+else
+	log "bpflow does not build or cannot read a capture yet (see $WORK/build.log): tcpflow only"
+fi
+[ -z "${probe:-}" ] || rm -rf "$probe"
+
+cat "$CAP" >/dev/null # warm the page cache
+RES="$WORK/results.$$"
+: >"$RES"
+trap 'rm -rf "$WORK"/out-*-$$ "$RES"' EXIT
+
+# measure TOOL MODE RUN: one timed run; prints and records a RESULT line.
+measure() {
+	local tool=$1 mode=$2 run=$3 bin=tcpflow out="$WORK/out-$1-$2-$$" tf="$WORK/time.$$"
+	[ "$tool" = tcpflow ] || bin=$BPFLOW
+	rm -rf "$out"
+	mkdir -p "$out"
+	local status=0
+	if [ "$mode" = files ]; then
+		(cd "$out" && /usr/bin/time -f '%e %U %S %M' -o "$tf" "$bin" -r "$CAP" -o flows >/dev/null 2>"$out.err") || status=$?
+	else
+		(cd "$out" && /usr/bin/time -f '%e %U %S %M' -o "$tf" "$bin" -r "$CAP" -c >/dev/null 2>"$out.err") || status=$?
+	fi
+	[ "$status" = 0 ] || log "$tool $mode exited $status: $(tail -n2 "$out.err")"
+	read -r wall user sys rss <<<"$(tail -n1 "$tf")"
+	rm -f "$tf" "$out.err"
+	local line
+	line=$(awk -v t="$tool" -v m="$mode" -v r="$run" -v w="$wall" -v u="$user" -v s="$sys" -v k="$rss" -v b="$CAP_BYTES" \
+		'BEGIN{printf "RESULT tool=%s mode=%s run=%d wall_s=%.2f cpu_s=%.2f user_s=%.2f sys_s=%.2f MBps=%.1f rss_MB=%.1f", t, m, r, w, u+s, u, s, b/1e6/w, k/1024}')
+	echo "$line" | tee -a "$RES"
+	if [ "$mode" = files ] && [ "$run" = 1 ]; then
+		mv "$out" "$WORK/keep-$tool-$$"
+	else
+		rm -rf "$out"
+	fi
+}
+
+for run in $(seq 1 "$RUNS"); do
+	for mode in $MODES; do
+		for tool in $TOOLS; do measure "$tool" "$mode" "$run"; done
+	done
+done
+
+if [ -d "$WORK/keep-tcpflow-$$" ] && [ -d "$WORK/keep-bpflow-$$" ]; then
+	if diff -r -q -x report.xml "$WORK/keep-tcpflow-$$/flows" "$WORK/keep-bpflow-$$/flows" >"$WORK/diff.$$" 2>&1; then
+		echo "OUTPUT files identical: $(find "$WORK/keep-bpflow-$$/flows" -type f | wc -l) flow files"
+	else
+		echo "OUTPUT files DIFFER ($(wc -l <"$WORK/diff.$$") entries), e.g.:"
+		head -n5 "$WORK/diff.$$"
+	fi
+	rm -f "$WORK/diff.$$"
+fi
+rm -rf "$WORK"/keep-*-$$
+
+# Medians per tool and mode, then bpflow/tcpflow ratios.
+awk -v goal_files_mbps=3 -v goal_files_rss=2 -v goal_console_mbps=5 '
+function median(key,   n, i, j, t, a) {
+	n = cnt[key]
+	for (i = 1; i <= n; i++) a[i] = val[key, i]
+	for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
+	return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+}
+{
+	for (i = 2; i <= NF; i++) { split($i, kv, "="); f[kv[1]] = kv[2] }
+	tm = f["tool"] " " f["mode"]; seen[tm] = 1; modes[f["mode"]] = 1
+	for (k in f) if (k ~ /_s$|MBps|rss_MB/) { key = tm " " k; val[key, ++cnt[key]] = f[k]; fields[k] = 1 }
+}
+END {
+	for (tm in seen) {
+		printf "SUMMARY %s median:", tm
+		printf " wall_s=%.2f cpu_s=%.2f MBps=%.1f rss_MB=%.1f\n", median(tm " wall_s"), median(tm " cpu_s"), median(tm " MBps"), median(tm " rss_MB")
+	}
+	for (m in modes) {
+		if (!(("tcpflow " m) in seen) || !(("bpflow " m) in seen)) continue
+		mb = median("bpflow " m " MBps") / median("tcpflow " m " MBps")
+		cpu = median("bpflow " m " cpu_s") / median("tcpflow " m " cpu_s")
+		rss = median("bpflow " m " rss_MB") / median("tcpflow " m " rss_MB")
+		goal = m == "files" ? sprintf("goal MBps>=%dx, rss<=%dx: %s", goal_files_mbps, goal_files_rss, (mb >= goal_files_mbps && rss <= goal_files_rss) ? "met" : "NOT met") \
+			: sprintf("goal MBps>=%dx: %s", goal_console_mbps, mb >= goal_console_mbps ? "met" : "NOT met")
+		printf "RATIO bpflow/tcpflow %s: MBps=%.2fx cpu_s=%.2fx rss_MB=%.2fx (%s)\n", m, mb, cpu, rss, goal
+	}
+}' "$RES"
