@@ -1,21 +1,50 @@
 package ebpf
 
 import (
-	"errors"
 	"fmt"
 
 	"github.com/cilium/ebpf/asm"
 
+	"github.com/bpflow/bpflow/internal/filter"
 	"github.com/bpflow/bpflow/internal/layers"
 )
 
-var errNoFilterCompiler = errors.New("the eBPF filter back end is not available in this build")
+// ebpfBackEnd is the filter package's eBPF back end. Asserted rather than
+// called directly so the capture also builds, and filters correctly in user
+// space, against a filter package without it.
+type ebpfBackEnd interface {
+	EBPF() (asm.Instructions, error)
+}
 
-// compileFilter returns the instructions spliced in as bpflow_filter for
-// devices of link type lt, or nil (match everything) for an empty expression.
-func compileFilter(expr string, lt layers.LinkType) (asm.Instructions, error) {
+// filterPlan says where a filter runs: spliced into the kernel program
+// (only matching packets are ever copied), or, when the kernel cannot take
+// it, in Go on the delivered frames (same result, more copying).
+type filterPlan struct {
+	kernel asm.Instructions // nil: the kernel keeps every TCP packet
+	user   *filter.Program  // nil: nothing to check in Go
+}
+
+// planFilter compiles expr for devices whose frames at TC have link type
+// device; delivered is the link type Run hands out (cooked for "any"),
+// which a user-space filter must be compiled for, as libpcap would.
+func planFilter(expr string, device, delivered layers.LinkType) (filterPlan, error) {
 	if expr == "" {
-		return nil, nil
+		return filterPlan{}, nil
 	}
-	return nil, fmt.Errorf("compile filter %q for link type %d: %w", expr, lt, errNoFilterCompiler)
+	prog, err := filter.Compile(expr, device)
+	if err != nil {
+		return filterPlan{}, fmt.Errorf("compile filter %q: %w", expr, err)
+	}
+	if be, ok := any(prog).(ebpfBackEnd); ok {
+		insns, err := be.EBPF()
+		if err == nil {
+			return filterPlan{kernel: insns}, nil
+		}
+	}
+	if delivered != device {
+		if prog, err = filter.Compile(expr, delivered); err != nil {
+			return filterPlan{}, fmt.Errorf("compile filter %q for link type %d: %w", expr, delivered, err)
+		}
+	}
+	return filterPlan{user: prog}, nil
 }

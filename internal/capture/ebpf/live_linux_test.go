@@ -62,12 +62,13 @@ type tcpdump struct {
 }
 
 func startTcpdump(t *testing.T, ns *testutil.Netns, ifname string) *tcpdump {
-	return startTcpdumpArgs(t, ns, ifname)
+	return startTcpdumpArgs(t, ns, ifname, "tcp")
 }
 
-// startTcpdumpArgs adds args before the filter: "-y", "LINUX_SLL" asks for
-// the cooked v1 frames libpcap gives tcpflow on "any" (tcpdump itself picks v2).
-func startTcpdumpArgs(t *testing.T, ns *testutil.Netns, ifname string, args ...string) *tcpdump {
+// startTcpdumpArgs runs tcpdump with filter expr and extra args: "-y",
+// "LINUX_SLL" asks for the cooked v1 frames libpcap gives tcpflow on "any"
+// (tcpdump itself picks v2).
+func startTcpdumpArgs(t *testing.T, ns *testutil.Netns, ifname, expr string, args ...string) *tcpdump {
 	t.Helper()
 	if _, err := exec.LookPath("tcpdump"); err != nil {
 		t.Skip("tcpdump is not installed (apt-get install tcpdump)")
@@ -75,7 +76,7 @@ func startTcpdumpArgs(t *testing.T, ns *testutil.Netns, ifname string, args ...s
 	td := &tcpdump{path: filepath.Join(t.TempDir(), "oracle.pcap"), lines: make(chan string, 4096)}
 	// --print with -U: every packet is in the file when its line appears.
 	argv := append([]string{"netns", "exec", ns.Name, "tcpdump", "-i", ifname, "-w", td.path, "-U", "--print", "-l", "-n"}, args...)
-	td.cmd = exec.Command("ip", append(argv, "tcp")...)
+	td.cmd = exec.Command("ip", append(argv, expr)...)
 	stdout, _ := td.cmd.StdoutPipe()
 	stderr, _ := td.cmd.StderrPipe()
 	if err := td.cmd.Start(); err != nil {
@@ -472,7 +473,7 @@ func TestAnyFollowsNewLinks(t *testing.T) {
 	testutil.RequireBPF(t)
 	n := &liveNet{a: testutil.NewNetns(t), b: testutil.NewNetns(t)}
 	attached := make(chan int, 16)
-	td := startTcpdumpArgs(t, n.b, "any", "-y", "LINUX_SLL")
+	td := startTcpdumpArgs(t, n.b, "any", "tcp", "-y", "LINUX_SLL")
 	s := openIn(t, n.b, capture.Config{Interface: "any"}, openOptions{copy: copyDynptr, onAttach: func(i int) { attached <- i }})
 	if s.LinkType() != layers.LinkLinuxSLL {
 		t.Fatalf("link type %d for any, want Linux cooked", s.LinkType())
@@ -507,5 +508,27 @@ func TestSmallRingCountsDrops(t *testing.T) {
 	}
 	if st.Dropped == 0 || c.RingFull != st.Dropped || st.Captured != uint64(len(frames)) || c.Packets != st.Captured {
 		t.Errorf("stats %+v, counters %+v, %d frames: want ring_full drops and every kept frame delivered", st, c, len(frames))
+	}
+}
+
+// TestLiveFilter: with a tcpdump expression, bpflow keeps exactly the frames
+// tcpdump keeps with the same expression on the same interface.
+func TestLiveFilter(t *testing.T) {
+	const expr = "tcp port 5001 or tcp port 5002"
+	n := newLiveNet(t, false)
+	td := startTcpdumpArgs(t, n.b, n.ifB, expr)
+	s := openIn(t, n.b, capture.Config{Interface: n.ifB, Filter: expr}, openOptions{copy: copyDynptr})
+	kept := transfer(t, n, 5001, 20_000, 2_000)
+	dropped := transfer(t, n, 5003, 20_000, 2_000)
+	transfer(t, n, 5002, 0, 0)
+	td.waitFor(t, ".5002: Flags [S]")
+	ours := drain(t, s)
+	lt, theirs := td.frames(t)
+	want, got := ofPort(t, lt, theirs, kept), ofPort(t, lt, ours, kept)
+	if len(want) < 6 || !slices.EqualFunc(want, got, bytes.Equal) {
+		t.Errorf("frames of the kept connection differ from tcpdump's: %d vs %d", len(got), len(want))
+	}
+	if n := len(ofPort(t, lt, ours, dropped)); n != 0 {
+		t.Errorf("%d frames of port 5003 delivered, filter %q excludes them", n, expr)
 	}
 }

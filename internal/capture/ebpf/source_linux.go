@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/bpflow/bpflow/internal/capture"
+	"github.com/bpflow/bpflow/internal/filter"
 	"github.com/bpflow/bpflow/internal/layers"
 )
 
@@ -42,6 +43,9 @@ type Source struct {
 	mu       sync.Mutex // guards what follows, written by Open and the link watcher
 	maps     *sharedMaps
 	progs    [2]*programs // [0] Ethernet devices, [1] raw IP devices
+	// userFilter[i] checks frames of progs[i] in Go when the kernel could not
+	// take the filter.
+	userFilter [2]*filter.Program
 	attached map[int]*attachment
 	// kinds maps ifindex → iface for the reader (copy on write, read
 	// without locking per record).
@@ -174,11 +178,15 @@ func (s *Source) programsFor(l3 bool) (*programs, error) {
 	if p := s.progs[idx]; p != nil {
 		return p, nil
 	}
-	filter, err := compileFilter(s.cfg.Filter, lt)
+	plan, err := planFilter(s.cfg.Filter, lt, s.linkType)
 	if err != nil {
 		return nil, err
 	}
-	opts := loadOptions{l3: l3, copy: s.copy, snaplen: s.snaplen, ringSize: s.ringSize, filter: filter, maps: s.maps}
+	if plan.user != nil {
+		s.log.Debug("filter runs in user space: the kernel back end cannot take it", "filter", s.cfg.Filter)
+	}
+	s.userFilter[idx] = plan.user
+	opts := loadOptions{l3: l3, copy: s.copy, snaplen: s.snaplen, ringSize: s.ringSize, filter: plan.kernel, maps: s.maps}
 	var progs *programs
 	var maps *sharedMaps
 	if s.maps == nil {
@@ -363,12 +371,21 @@ func (s *Source) deliver(raw []byte, handle func(*layers.Frame) error) error {
 	if err != nil {
 		return err
 	}
+	class := 0
 	if s.any {
 		ifc := (*s.kinds.Load())[r.ifindex]
 		if ifc.hatype == 0 {
 			ifc.hatype = arphrdEther
 		}
 		data = toCooked(raw, &r, ifc.hatype, ifc.l3)
+		if ifc.l3 {
+			class = 1
+		}
+	} else if s.linkType == layers.LinkRaw {
+		class = 1
+	}
+	if uf := s.userFilter[class]; uf != nil && !uf.Match(data, r.wireLen) {
+		return nil
 	}
 	if r.flags&flagChunk == 0 || r.payOff == 0 {
 		s.captured++
