@@ -40,13 +40,13 @@ type Source struct {
 	snaplen  uint32
 	ringSize uint32
 
-	mu       sync.Mutex // guards what follows, written by Open and the link watcher
-	maps     *sharedMaps
-	progs    [2]*programs // [0] Ethernet devices, [1] raw IP devices
+	mu    sync.Mutex // guards what follows, written by Open and the link watcher
+	maps  *sharedMaps
+	progs [2]*programs // [0] Ethernet devices, [1] raw IP devices
 	// userFilter[i] checks frames of progs[i] in Go when the kernel could not
 	// take the filter.
 	userFilter [2]*filter.Program
-	attached map[int]*attachment
+	attached   map[int]*attachment
 	// kinds maps ifindex → iface for the reader (copy on write, read
 	// without locking per record).
 	kinds atomic.Pointer[map[uint32]iface]
