@@ -9,13 +9,11 @@ import (
 
 	"github.com/bpflow/bpflow/internal/capture"
 	"github.com/bpflow/bpflow/internal/capture/afpacket"
+	"github.com/bpflow/bpflow/internal/capture/ebpf"
 )
 
 // openEBPF opens the eBPF (TC) source.
-//
-// TODO(lead): set this to ebpf.Open once internal/capture/ebpf lands; until
-// then --capture=auto uses AF_PACKET and --capture=ebpf is refused.
-var openEBPF func(ctx context.Context, cfg capture.Config, log *slog.Logger) (capture.Source, error)
+var openEBPF func(ctx context.Context, cfg capture.Config, log *slog.Logger) (capture.Source, error) = ebpf.Open
 
 // Open starts the capture --capture asks for. auto tries eBPF and falls back
 // to AF_PACKET, saying why in one warning.
