@@ -15,6 +15,7 @@ import (
 
 	"github.com/bpflow/bpflow/internal/layers"
 	"github.com/bpflow/bpflow/internal/pcapfile"
+	"github.com/bpflow/bpflow/internal/testutil"
 	"github.com/bpflow/bpflow/internal/testutil/pktbuild"
 )
 
@@ -203,16 +204,6 @@ func writeCase(t *testing.T, c decodeCase) string {
 	return path
 }
 
-func requireTool(t *testing.T, name string) {
-	t.Helper()
-	if _, err := exec.LookPath(name); err != nil {
-		if os.Getenv("BPFLOW_REQUIRE_BPF") == "1" {
-			t.Fatalf("%s is this test's oracle and is not installed: %v", name, err)
-		}
-		t.Skipf("%s not installed: %v", name, err)
-	}
-}
-
 var (
 	tcpdumpTCP = regexp.MustCompile(`(?:(\S+)\.)?(\d+) > (?:(\S+)\.)?(\d+): Flags \[([^\]]*)\], (?:cksum 0x[0-9a-f]+ \([a-z ]+\), )?seq (\d+)(?::\d+)?, ack (\d+).*?, length (\d+)`)
 )
@@ -221,7 +212,7 @@ var (
 // frame's TCP header; ok is false when it does not see a complete one.
 func tcpdumpView(t *testing.T, path string) (decoded, bool, string) {
 	t.Helper()
-	requireTool(t, "tcpdump")
+	testutil.RequireTool(t, "tcpdump")
 	out, err := exec.Command("tcpdump", "-r", path, "-nn", "-S", "-v", "-e").CombinedOutput()
 	if err != nil {
 		t.Fatalf("tcpdump: %v\n%s", err, out)
@@ -296,7 +287,7 @@ func TestDecodeAgainstTcpdump(t *testing.T) {
 // tcpflow's fatal message when it rejects the file.
 func tcpflowView(t *testing.T, path string) (name string, payload []byte, ok bool, refused string) {
 	t.Helper()
-	requireTool(t, "tcpflow")
+	testutil.RequireTool(t, "tcpflow")
 	cmd := exec.Command("tcpflow", "-r", path, "-c", "-D")
 	cmd.Dir = t.TempDir()
 	var stdout, stderr bytes.Buffer

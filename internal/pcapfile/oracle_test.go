@@ -6,25 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"os/exec"
 	"strings"
 	"testing"
 
 	"github.com/bpflow/bpflow/internal/pcapfile"
+	"github.com/bpflow/bpflow/internal/testutil"
 )
-
-// requireTool skips when an oracle is not installed, except in CI
-// (BPFLOW_REQUIRE_BPF=1) where the oracle must be there.
-func requireTool(t *testing.T, name string) {
-	t.Helper()
-	if _, err := exec.LookPath(name); err != nil {
-		if os.Getenv("BPFLOW_REQUIRE_BPF") == "1" {
-			t.Fatalf("%s is this test's oracle and is not installed: %v", name, err)
-		}
-		t.Skipf("%s not installed: %v", name, err)
-	}
-}
 
 // seen is one record as a reader delivered it.
 type seen struct {
@@ -38,7 +26,7 @@ func fmtTS(ns int64) string { return fmt.Sprintf("%d.%09d", ns/1e9, ns%1e9) }
 // record's timestamp at ns precision and its captured bytes.
 func tcpdumpRecords(t *testing.T, path string) []seen {
 	t.Helper()
-	requireTool(t, "tcpdump")
+	testutil.RequireTool(t, "tcpdump")
 	cmd := exec.Command("tcpdump", "-r", path, "-tt", "-nn", "-q", "-xx", "--time-stamp-precision=nano")
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
@@ -99,7 +87,7 @@ func diffRecords(t *testing.T, got, want []seen) {
 // many records it printed before it.
 func tcpflowError(t *testing.T, path string) (msg string, printed int) {
 	t.Helper()
-	requireTool(t, "tcpflow")
+	testutil.RequireTool(t, "tcpflow")
 	cmd := exec.Command("tcpflow", "-r", path, "-c")
 	cmd.Dir = t.TempDir() // tcpflow writes report.xml into its directory
 	var stdout, stderr bytes.Buffer

@@ -13,6 +13,7 @@ import (
 
 	"github.com/bpflow/bpflow/internal/layers"
 	"github.com/bpflow/bpflow/internal/pcapfile"
+	"github.com/bpflow/bpflow/internal/testutil"
 	"github.com/bpflow/bpflow/internal/testutil/pktbuild"
 )
 
@@ -144,7 +145,7 @@ func TestCompressedAndStdin(t *testing.T) {
 	want := tcpdumpRecords(t, plain)
 	for _, tool := range []struct{ ext, cmd string }{{".gz", "gzip"}, {".bz2", "bzip2"}, {".xz", "xz"}, {".lzma", "lzma"}} {
 		t.Run(tool.cmd, func(t *testing.T) {
-			requireTool(t, tool.cmd)
+			testutil.RequireTool(t, tool.cmd)
 			out, err := exec.Command(tool.cmd, "-c", plain).Output()
 			if err != nil {
 				t.Fatalf("%s -c: %v", tool.cmd, err)

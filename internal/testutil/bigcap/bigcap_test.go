@@ -7,18 +7,14 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/bpflow/bpflow/internal/testutil"
 	"github.com/bpflow/bpflow/internal/testutil/bigcap"
 )
 
 // tcpflow reassembles every stream of a generated capture into exactly the
 // pattern: the capture is what the benchmark claims it is.
 func TestTcpflowReassemblesThePattern(t *testing.T) {
-	if _, err := exec.LookPath("tcpflow"); err != nil {
-		if os.Getenv("BPFLOW_REQUIRE_BPF") == "1" {
-			t.Fatalf("tcpflow is this test's oracle and is not installed: %v", err)
-		}
-		t.Skipf("tcpflow not installed: %v", err)
-	}
+	testutil.RequireTool(t, "tcpflow")
 	dir := t.TempDir()
 	capPath := filepath.Join(dir, "cap.pcap")
 	f, err := os.Create(capPath)

@@ -2,13 +2,13 @@ package pktbuild_test
 
 import (
 	"net/netip"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/bpflow/bpflow/internal/layers"
+	"github.com/bpflow/bpflow/internal/testutil"
 	"github.com/bpflow/bpflow/internal/testutil/pktbuild"
 )
 
@@ -25,12 +25,7 @@ var (
 // whether it found every checksum correct.
 func tcpdump(t *testing.T, path string) []string {
 	t.Helper()
-	if _, err := exec.LookPath("tcpdump"); err != nil {
-		if os.Getenv("BPFLOW_REQUIRE_BPF") == "1" {
-			t.Fatalf("tcpdump is the oracle for this test and is not installed: %v", err)
-		}
-		t.Skipf("tcpdump not installed: %v", err)
-	}
+	testutil.RequireTool(t, "tcpdump")
 	out, err := exec.Command("tcpdump", "-r", path, "-nn", "-vv", "-e", "-tt").CombinedOutput()
 	if err != nil {
 		t.Fatalf("tcpdump -r %s: %v\n%s", path, err, out)
