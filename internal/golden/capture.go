@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/ulikunitz/xz"
+	"github.com/ulikunitz/xz/lzma"
 
 	"github.com/bpflow/bpflow/internal/golden/flowdiff"
 	"github.com/bpflow/bpflow/internal/layers"
@@ -19,12 +20,16 @@ import (
 type format int
 
 const (
-	fmtPcap     format = iota // little-endian µs pcap, what tcpdump -w writes
-	fmtPcapBE                 // big-endian µs pcap
-	fmtPcapNano               // little-endian ns pcap
-	fmtPcapng                 // little-endian pcapng, one interface
-	fmtPcapGzip               // pcap inside gzip (stored blocks: stable bytes)
-	fmtPcapXz                 // pcap inside xz
+	fmtPcap           format = iota // little-endian µs pcap, what tcpdump -w writes
+	fmtPcapBE                       // big-endian µs pcap
+	fmtPcapNano                     // little-endian ns pcap
+	fmtPcapng                       // little-endian pcapng, one interface
+	fmtPcapGzip                     // pcap inside gzip (stored blocks: stable bytes)
+	fmtPcapXz                       // pcap inside xz
+	fmtPcapLzma                     // pcap inside lzma (.lzma, "LZMA alone")
+	fmtPcapngBE                     // big-endian pcapng
+	fmtPcapngNano                   // pcapng with if_tsresol 9 (ns)
+	fmtPcapngSections               // pcapng, a new section (and interface) halfway
 )
 
 // capture is one input file of the corpus: a script encoded on a link type.
@@ -38,8 +43,9 @@ type capture struct {
 	// drops it by returning false: how the alternative captures of the
 	// documented differences are derived from the original script.
 	tweak func(p *pkt) bool
-	cut   int    // bytes removed from the end of the file (a truncated capture)
-	raw   []byte // the file's bytes as they are (not a capture)
+	cut   int                  // bytes removed from the end of the file (a truncated capture)
+	raw   []byte               // the file's bytes as they are (not a capture)
+	mpls  []pktbuild.MPLSLabel // a label stack between link header and IP
 }
 
 // Link-layer encodings. Ethernet MACs come from the endpoints, so the
@@ -82,6 +88,9 @@ func (c *capture) frame(p *pkt) ([]byte, uint32) {
 	if c.header != nil {
 		ls = append(ls, c.header(p))
 	}
+	if c.mpls != nil {
+		ls = append(ls, pktbuild.MPLS{Labels: c.mpls})
+	}
 	src, dst := p.c.ep[p.from], p.c.ep[1-p.from]
 	proto := p.ipProto
 	if p.rawL4 && proto == 0 {
@@ -109,6 +118,9 @@ func (c *capture) frame(p *pkt) ([]byte, uint32) {
 	b := pktbuild.Build(ls...)
 	b = append(b, p.pad...)
 	wire := uint32(len(b))
+	if p.padUncapt {
+		b = b[:len(b)-len(p.pad)]
+	}
 	if p.snap > 0 && p.snap < len(b) {
 		b = b[:p.snap]
 	}
@@ -131,28 +143,46 @@ func (c *capture) bytes() ([]byte, error) {
 	return out[:len(out)-c.cut], nil
 }
 
+type packetWriter func(ts int64, wire uint32, data []byte) error
+
 func (c *capture) writePackets(buf *bytes.Buffer) error {
-	type packetWriter func(ts int64, wire uint32, data []byte) error
-	var write packetWriter
-	if c.format == fmtPcapng {
-		w, err := pcapfile.NewNgWriter(buf, false)
-		if err != nil {
-			return err
-		}
-		id, err := w.AddInterface(pcapfile.NgInterface{LinkType: c.link, Snaplen: 65535})
-		if err != nil {
-			return err
-		}
-		write = func(ts int64, wire uint32, data []byte) error { return w.WritePacket(id, ts, wire, data) }
-	} else {
-		w, err := pcapfile.NewWriterConfig(buf, pcapfile.WriterConfig{LinkType: c.link, Snaplen: 65535,
-			BigEndian: c.format == fmtPcapBE, Nanosecond: c.format == fmtPcapNano})
-		if err != nil {
-			return err
-		}
-		write = w.WritePacket
+	switch c.format {
+	case fmtPcapng, fmtPcapngBE, fmtPcapngNano, fmtPcapngSections:
+		return c.writePcapng(buf)
 	}
-	return c.each(write)
+	w, err := pcapfile.NewWriterConfig(buf, pcapfile.WriterConfig{LinkType: c.link, Snaplen: 65535,
+		BigEndian: c.format == fmtPcapBE, Nanosecond: c.format == fmtPcapNano})
+	if err != nil {
+		return err
+	}
+	return c.each(w.WritePacket)
+}
+
+func (c *capture) writePcapng(buf *bytes.Buffer) error {
+	w, err := pcapfile.NewNgWriter(buf, c.format == fmtPcapngBE)
+	if err != nil {
+		return err
+	}
+	ifc := pcapfile.NgInterface{LinkType: c.link, Snaplen: 65535}
+	if c.format == fmtPcapngNano {
+		ifc.TsResol = 9
+	}
+	id, err := w.AddInterface(ifc)
+	if err != nil {
+		return err
+	}
+	n := 0
+	return c.each(func(ts int64, wire uint32, data []byte) error {
+		if n++; c.format == fmtPcapngSections && n == len(c.s.pkts)/2+1 {
+			if err := w.NewSection(); err != nil {
+				return err
+			}
+			if id, err = w.AddInterface(ifc); err != nil {
+				return err
+			}
+		}
+		return w.WritePacket(id, ts, wire, data)
+	})
 }
 
 // each encodes the capture's packets in order, tweaks applied.
@@ -241,6 +271,8 @@ func compress(pcap []byte, f format) ([]byte, error) {
 		zw, err = gzip.NewWriterLevel(&out, gzip.NoCompression)
 	case fmtPcapXz:
 		zw, err = xz.NewWriter(&out)
+	case fmtPcapLzma:
+		zw, err = lzma.NewWriter(&out)
 	default:
 		return pcap, nil
 	}

@@ -405,6 +405,22 @@ func captureList() []*capture {
 		eth("split1.pcap", splitScript(1)),
 		eth("split2.pcap", splitScript(2)),
 		eth("non_tcp.pcap", nonTCPScript()),
+		eth("vlan_ipv6.pcap", func() *script {
+			s := newScript()
+			exchange(s.conn().withAddrs("2001:db8::1", "2001:db8:0:1::2").withPorts(40000, 443).withTags(pktbuild.Tag{TPID: 0x8100, TCI: 7}), httpRequest, httpResponse)
+			return s
+		}()),
+		eth("ipv4_ihl_beyond_total.pcap", oneSide(func(c *conn) {
+			p := c.send(cli, "AAAA")
+			p.ipOpts, p.ipTotal = []byte{1, 1, 1, 0}, 20
+			c.send(cli, "BBBB")
+		})),
+		eth("tcp_dataofs_beyond.pcap", oneSide(func(c *conn) {
+			c.send(cli, "AAAA").dataOff = 15
+			c.send(cli, "BBBB")
+		})),
+		eth("short_ip.pcap", oneSide(func(c *conn) { c.send(cli, "AAAA").snap = 14 + 10; c.send(cli, "BBBB") })),
+		eth("short_tcp.pcap", oneSide(func(c *conn) { c.send(cli, "AAAA").snap = 14 + 20 + 10; c.send(cli, "BBBB") })),
 	}
 }
 
@@ -458,14 +474,64 @@ func linkCaptures() []*capture {
 		{name: "alt_ipv6_plen_fixed.pcap", s: corpusScript("ipv6_plen_overrun.pcap"), link: layers.LinkEthernet, header: ethernet,
 			tweak: func(p *pkt) bool { p.ipTotal = 0; return true }},
 		{name: "alt_ipv6_as_ipv4.pcap", s: v6, link: layers.LinkEthernet, header: ethernet, tweak: asIPv4},
+		{name: "dlt_sll_mpls.pcap", s: http, link: layers.LinkLinuxSLL, header: sllMPLS, mpls: twoLabels},
+		{name: "eth_mpls.pcap", s: http, link: layers.LinkEthernet, header: ethMPLS, mpls: twoLabels},
+		{name: "basic_http_be.pcapng", s: http, format: fmtPcapngBE},
+		{name: "basic_http_nano.pcapng", s: http, format: fmtPcapngNano},
+		{name: "basic_http_sections.pcapng", s: http, format: fmtPcapngSections},
+		{name: "basic_http.pcap.lzma", s: http, format: fmtPcapLzma},
+		eth("eth_fcs_trailer.pcap", trailerScript()),
+		{name: "alt_eth_fcs_trailer_uncaptured.pcap", s: trailerScript(), link: layers.LinkEthernet, header: ethernet, tweak: padUncaptured},
+		eth("ipv4_totlen_short.pcap", totLenShortScript()),
+		{name: "alt_ipv4_totlen_short_uncaptured.pcap", s: totLenShortScript(), link: layers.LinkEthernet, header: ethernet, tweak: beyondTotalUncaptured},
 	}
 }
 
-// padUncaptured keeps the padding in the wire length but not in the
-// captured bytes: what the frame is once padding is not taken as data.
+var twoLabels = []pktbuild.MPLSLabel{{Label: 100, TTL: 64}, {Label: 200, TTL: 64}}
+
+func sllMPLS(p *pkt) pktbuild.Layer {
+	h := sll(p).(pktbuild.SLL)
+	h.Protocol = pktbuild.EtherTypeMPLS
+	return h
+}
+
+func ethMPLS(p *pkt) pktbuild.Layer {
+	h := ethernet(p).(pktbuild.Ethernet)
+	h.Type = pktbuild.EtherTypeMPLS
+	return h
+}
+
+// trailerScript: every frame carries 4 bytes after the IP datagram, as
+// captures that keep the Ethernet FCS do.
+func trailerScript() *script {
+	s := httpScript()
+	for _, p := range s.pkts {
+		p.pad = []byte{0xde, 0xad, 0xbe, 0xef}
+	}
+	return s
+}
+
+// totLenShortScript: one segment's IPv4 total length covers only 2 of the 6
+// payload bytes captured.
+func totLenShortScript() *script {
+	return oneSide(func(c *conn) {
+		c.send(cli, "ABCDEF").ipTotal = 20 + 20 + 2
+		c.send(cli, "GHIJ")
+	})
+}
+
+// padUncaptured keeps the padding (or trailer) in the wire length but not
+// in the captured bytes: what the frame is once padding is not taken as data.
 func padUncaptured(p *pkt) bool {
-	if len(p.pad) > 0 {
-		p.snap = 14 + 20 + 20 + len(p.data)
+	p.padUncapt = true
+	return true
+}
+
+// beyondTotalUncaptured drops from the capture what follows the IPv4
+// datagram according to its total length field.
+func beyondTotalUncaptured(p *pkt) bool {
+	if p.ipTotal != 0 {
+		p.snap = 14 + int(p.ipTotal)
 	}
 	return true
 }

@@ -40,6 +40,13 @@ func inputCases() []Case {
 		file("basic_http_pcapng", "basic_http.pcapng"),
 		file("basic_http_gz", "basic_http.pcap.gz"),
 		file("basic_http_xz", "basic_http.pcap.xz"),
+		file("basic_http_lzma", "basic_http.pcap.lzma"),
+		file("basic_http_pcapng_be", "basic_http_be.pcapng"),
+		file("basic_http_pcapng_nano", "basic_http_nano.pcapng"),
+		file("basic_http_pcapng_sections", "basic_http_sections.pcapng"),
+		{Name: "stdin_gz", Args: []string{"-r", "-"}, Stdin: "basic_http.pcap.gz"},
+		file("missing_gz", "does_not_exist.pcap.gz"),
+		{Name: "same_file_twice", Args: []string{"-r", in("basic_http.pcap"), "-r", in("basic_http.pcap")}},
 		{Name: "stdin_dash", Args: []string{"-r", "-"}, Stdin: "basic_http.pcap"},
 		{Name: "split_r_r", Args: []string{"-r", in("split1.pcap"), "-r", in("split2.pcap")}},
 		{Name: "split_l", Args: []string{"-l", in("split1.pcap"), in("split2.pcap")}},
@@ -55,6 +62,12 @@ func inputCases() []Case {
 		file("non_tcp", "non_tcp.pcap"),
 		file("ipv6", "ipv6.pcap"),
 		file("ipv6_odd", "ipv6_odd.pcap"),
+		file("vlan_ipv6", "vlan_ipv6.pcap"),
+		file("ipv4_ihl_beyond_total", "ipv4_ihl_beyond_total.pcap"),
+		file("tcp_dataofs_beyond", "tcp_dataofs_beyond.pcap"),
+		file("short_ip", "short_ip.pcap"),
+		file("short_tcp", "short_tcp.pcap"),
+		file("eth_mpls", "eth_mpls.pcap"),
 	}
 }
 
@@ -82,6 +95,7 @@ func flowCases() []Case {
 		file("gap100_m50", "gap100.pcap", "-m", "50"),
 		file("gap100_m99", "gap100.pcap", "-m", "99"),
 		file("gap100_m100", "gap100.pcap", "-m", "100"),
+		file("m0", "ooo.pcap", "-m", "0"),
 		file("rst", "rst.pcap"),
 		file("snaplen", "snaplen.pcap"),
 		file("ipv4_frag", "ipv4_frag.pcap"),
@@ -117,6 +131,10 @@ func namingCases() []Case {
 		file("T_mac", "basic_http.pcap", "-T", "%E_%e_%V%v"),
 		file("T_mac_raw", "dlt_raw101.pcap", "-T", "%E_%e"),
 		file("T_vlan", "vlan_prio.pcap", "-T", "%V%v_%A"),
+		file("T_pct_pct", "basic_http.pcap", "-T", "%A%%"),
+		file("T_empty", "basic_http.pcap", "-T", ""),
+		file("outdir_empty", "basic_http.pcap", "-o", ""),
+		file("X_missing_dir", "basic_http.pcap", "-X", "nodir/rep.xml"),
 		file("Ft", "basic_http.pcap", "-Ft"),
 		file("FT", "basic_http.pcap", "-FT"),
 		file("Fk", "basic_http.pcap", "-Fk"),
@@ -166,6 +184,9 @@ func consoleCases() []Case {
 		console("c_D_g_hex45", "hex45.pcap", "-c", "-D", "-g"),
 		console("c_D_0", "hex45.pcap", "-c", "-D", "-0"),
 		console("c_g", "basic_http.pcap", "-c", "-g"),
+		console("C_g", "basic_http.pcap", "-C", "-g"),
+		console("c_g_0", "basic_http.pcap", "-c", "-g", "-0"),
+		console("c_J_g", "basic_http.pcap", "-c", "-J", "-g"),
 		console("c_g_nosyn", "nosyn_plain.pcap", "-c", "-g"),
 		console("c_J", "basic_http.pcap", "-c", "-J"),
 		console("C_J", "basic_http.pcap", "-C", "-J"),
@@ -203,6 +224,7 @@ func optionCases() []Case {
 		{Name: "h", Args: []string{"-h"}},
 		{Name: "hh", Args: []string{"-hh"}},
 		{Name: "help_long", Args: []string{"--help"}},
+		file("verbose_long", "basic_http.pcap", "--verbose"),
 		{Name: "unknown_opt", Args: []string{"-Y"}},
 		{Name: "P_undocumented", Args: []string{"-P"}},
 		{Name: "missing_arg", Args: []string{"-r"}},
@@ -236,6 +258,7 @@ func linkCases() []Case {
 		file("dlt_ppp", "dlt_ppp.pcap"),
 		file("dlt_sll", "dlt_sll.pcap"),
 		file("dlt_sll_v6", "dlt_sll_v6.pcap"),
+		file("dlt_sll_mpls", "dlt_sll_mpls.pcap"),
 	}
 }
 
@@ -272,6 +295,8 @@ func differenceCases() []Case {
 		Fix: []Transform{addLenPerPacket(8)}}
 	return []Case{
 		padded("eth_padding", "eth_padding.pcap", "alt_eth_padding_uncaptured.pcap"),
+		padded("eth_fcs_trailer", "eth_fcs_trailer.pcap", "alt_eth_fcs_trailer_uncaptured.pcap"),
+		padded("ipv4_totlen_short", "ipv4_totlen_short.pcap", "alt_ipv4_totlen_short_uncaptured.pcap"),
 		padded("eth_padding_ee", "eth_padding_ee.pcap", "alt_eth_padding_ee_uncaptured.pcap"),
 		cEthPadding,
 		jv6, jT, shortOff, plen, ext,

@@ -224,7 +224,10 @@ func TestGolden(t *testing.T) {
 // run and skipped with their diff (go test -v shows it); one that starts to
 // match fails until it is removed from here, so the list cannot go stale.
 // BPFLOW_GOLDEN_STRICT=1 turns every pending case into a failure.
-var pending = map[string]string{}
+var pending = map[string]string{
+	"missing_gz":    "1.6.1 pipes .gz through gunzip: stderr has gzip's and the decompressor's messages",
+	"X_missing_dir": "-X into a missing directory: 1.6.1 prints \"<path>: No such file or directory\" without prefix",
+}
 
 // expectation is bpflow's expected snapshot for c.
 func expectation(c *Case) (*flowdiff.Snapshot, error) {

@@ -60,18 +60,19 @@ type pkt struct {
 	seq, ack uint32
 	data     []byte
 
-	tags    []pktbuild.Tag // Ethernet tags, outermost first (default: the connection's)
-	pad     []byte         // bytes appended after the IP datagram (Ethernet padding)
-	snap    int            // captured length of the frame (0: all of it)
-	ipOpts  []byte
-	tcpOpts []byte
-	dataOff uint8
-	ipTotal uint16 // IPv4 total length / IPv6 payload length override
-	fragMF  bool
-	fragOff uint16
-	extHdrs []pktbuild.ExtHeader
-	ipProto uint8 // other than TCP: a UDP datagram instead (17)
-	rawL4   bool  // data is the whole IP payload, no TCP header (a later fragment)
+	tags      []pktbuild.Tag // Ethernet tags, outermost first (default: the connection's)
+	pad       []byte         // bytes appended after the IP datagram (Ethernet padding)
+	padUncapt bool           // pad counts in the wire length but was not captured
+	snap      int            // captured length of the frame (0: all of it)
+	ipOpts    []byte
+	tcpOpts   []byte
+	dataOff   uint8
+	ipTotal   uint16 // IPv4 total length / IPv6 payload length override
+	fragMF    bool
+	fragOff   uint16
+	extHdrs   []pktbuild.ExtHeader
+	ipProto   uint8 // other than TCP: a UDP datagram instead (17)
+	rawL4     bool  // data is the whole IP payload, no TCP header (a later fragment)
 }
 
 // conn is one TCP connection: two endpoints, their ISNs and how far each side
