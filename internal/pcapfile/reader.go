@@ -6,6 +6,13 @@
 // words them, because tcpflow prints libpcap's text: an error from Open or
 // NewReader is printed as "tcpflow: " + text, an error from Next as
 // "tcpflow: <file>: " + text.
+//
+// Frame.TS keeps the file's full precision (ns files, fine if_tsresol);
+// tcpflow reads at µs precision, so code that prints or stores times as
+// tcpflow does truncates to µs itself. Unlike libpcap 1.10, a pcapng file may
+// mix link types and snaplens across interfaces and byte orders across
+// sections; Frame.LinkType is per frame and Frame.Ifindex is the pcapng
+// interface id.
 package pcapfile
 
 import (
