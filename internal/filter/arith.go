@@ -70,8 +70,10 @@ func (g *gen) binop(op string, a0, a1 *arthCode) *arthCode {
 	first := a1.stmts[0]
 	isImm := first.op == opLD|mIMM
 	switch {
-	case (code == aluDIV || code == aluMOD) && isImm && first.k == 0:
+	case code == aluDIV && isImm && first.k == 0:
 		fail("division by zero")
+	case code == aluMOD && isImm && first.k == 0:
+		fail("modulus by zero")
 	case (code == aluLSH || code == aluRSH) && isImm && first.k > 31:
 		fail("shift by more than 31 bits")
 	}

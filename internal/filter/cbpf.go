@@ -6,15 +6,14 @@ import "golang.org/x/net/bpf"
 // topological order (every jump goes forward), returns last, and an
 // unconditional "ja" after a conditional jump whose target is more than 255
 // instructions away.
-func layout(root *frag) []bpf.RawInstruction {
-	if root == nil {
-		return []bpf.RawInstruction{{Op: opRET | srcK, K: verdictMatch}}
+func layout(head, accept, reject *block) []bpf.RawInstruction {
+	if head.ret {
+		return []bpf.RawInstruction{{Op: opRET | srcK, K: head.k}}
 	}
-	accept := &block{ret: true, k: verdictMatch}
-	reject := &block{ret: true, k: 0}
-	patch(root.t, accept)
-	patch(root.f, reject)
-	order := topoOrder(root.head)
+	order := topoOrder(head)
+	for _, b := range order {
+		b.mark = false
+	}
 	order = append(order, accept, reject)
 
 	longT := make(map[*block]bool)

@@ -85,7 +85,7 @@ func readExpressions(t testing.TB) []string {
 
 // tcpdumpAnswer runs the oracle: "error: MSG" or "match: i,j,…" (0-based).
 func tcpdumpAnswer(pcapPath, expr string) (string, error) {
-	cmd := exec.Command("tcpdump", "-r", pcapPath, "-w", "-", expr)
+	cmd := exec.Command("tcpdump", "-r", pcapPath, "-w", "-", "--", expr)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()

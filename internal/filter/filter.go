@@ -44,15 +44,18 @@ func Compile(expr string, link layers.LinkType) (prog *Program, err error) {
 			prog, err = nil, ce
 		}
 	}()
-	var root *frag
+	accept := &block{ret: true, k: verdictMatch}
+	reject := &block{ret: true, k: 0}
+	head := accept
 	if tree != nil {
-		root = g.walk(tree)
+		root := g.walk(tree)
+		patch(root.t, accept)
+		patch(root.f, reject)
+		if head, err = optimize(root.head, reject); err != nil {
+			return nil, err
+		}
 	}
-	insns := layout(root)
-	if err := checkReachable(insns); err != nil {
-		return nil, err
-	}
-	return &Program{link: link, insns: insns}, nil
+	return &Program{link: link, insns: layout(head, accept, reject)}, nil
 }
 
 // Match runs the interpreter: data = captured bytes, wireLen = original length

@@ -89,6 +89,11 @@ func mcmp(off uint32, size uint16, v, mask uint32) *frag {
 func cmp(off uint32, size uint16, v uint32) *frag { return mcmp(off, size, v, 0xffffffff) }
 
 func ncmp(off uint32, size uint16, mask uint32, cond uint16, reverse bool, v uint32) *frag {
+	if mask == 0 && cond == jJEQ {
+		// libpcap's optimizer folds "and #0" to a constant and drops the
+		// load, so a short packet still passes.
+		return uncond((v == 0) != reverse)
+	}
 	s := []stmt{ld(size, off)}
 	if mask != 0xffffffff {
 		s = append(s, stmt{opALU | aluAND | srcK, mask})
@@ -129,21 +134,14 @@ func (g *gen) linktype(ll uint32) *frag {
 		}
 		return cmp(uint32(g.offLinkTyp), szH, ll)
 	case layers.LinkNull, layers.LinkLoop:
-		var af uint32
 		switch ll {
 		case etIP:
-			af = 2
+			return g.loopbackFamily(2)
 		case etIPv6:
-			af = 10
-		default:
-			return uncond(false)
+			// The BSDs' AF_INET6 values (BSD, FreeBSD, Darwin), as libpcap does for files.
+			return or(or(g.loopbackFamily(24), g.loopbackFamily(28)), g.loopbackFamily(30))
 		}
-		if g.link == layers.LinkNull {
-			// DLT_NULL holds the family in the capturing host's byte order;
-			// libpcap compares with htonl(AF) for a file in our (little-endian) order.
-			af = af<<24 | af>>24
-		}
-		return cmp(0, szW, af)
+		return uncond(false)
 	case layers.LinkIPv4:
 		return uncond(ll == etIP)
 	case layers.LinkIPv6:
@@ -456,4 +454,14 @@ func parseIPv6(s string) (netip.Addr, bool) {
 		return netip.Addr{}, false
 	}
 	return a, true
+}
+
+// loopbackFamily compares the 4-byte address family of NULL/LOOP headers.
+// DLT_NULL holds it in the capturing host's byte order; libpcap compares with
+// htonl(AF), right for files in little-endian order.
+func (g *gen) loopbackFamily(af uint32) *frag {
+	if g.link == layers.LinkNull {
+		af = af<<24 | af>>24
+	}
+	return cmp(0, szW, af)
 }

@@ -45,7 +45,7 @@ func (g *gen) id(n nID) *frag {
 		}
 		switch q.addr {
 		case "port", "portrange", "proto", "protochain":
-			fail("'%s' modifier applied to IP address", q.addr)
+			fail("'%s' modifier applied to ip host", q.addr)
 		}
 		v, vlen := atoin(n.tok.text)
 		return g.ncode(&vlen, v, q)
