@@ -133,7 +133,7 @@ func (s *source) setup(promisc bool, kernelFilter []bpf.RawInstruction) error {
 	}
 	fd, err := unix.Socket(unix.AF_PACKET, typ|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
-		return fmt.Errorf("open AF_PACKET socket for %s: %w", s.dev.name, permissionHint(err))
+		return socketError(s.dev.name, err)
 	}
 	s.fd = fd
 	if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_VERSION, unix.TPACKET_V3); err != nil {
@@ -163,7 +163,10 @@ func (s *source) setup(promisc bool, kernelFilter []bpf.RawInstruction) error {
 	}
 	// A bind to a device that is down succeeds but leaves ENETDOWN pending.
 	if soerr, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ERROR); err == nil && soerr != 0 {
-		return fmt.Errorf("capture on %s: %w", s.dev.name, unix.Errno(soerr))
+		if unix.Errno(soerr) == unix.ENETDOWN {
+			return &Error{Device: s.dev.name, Msg: "That device is not up", Err: ErrNotUp}
+		}
+		return fmt.Errorf("bind AF_PACKET socket to %s: %w", s.dev.name, unix.Errno(soerr))
 	}
 	return nil
 }

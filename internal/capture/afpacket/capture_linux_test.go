@@ -50,7 +50,7 @@ type capRun struct {
 }
 
 // startCapture opens a source inside namespace ns and runs it until stop.
-func startCapture(t *testing.T, ns string, cfg capture.Config, tun Tuning, prog []bpf.Instruction) *capRun {
+func startCapture(t *testing.T, ns *testutil.Netns, cfg capture.Config, tun Tuning, prog []bpf.Instruction) *capRun {
 	t.Helper()
 	r := &capRun{src: openIn(t, ns, cfg, tun, prog), done: make(chan error, 1), rsts: make(chan struct{}, 1024)}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -73,10 +73,10 @@ func startCapture(t *testing.T, ns string, cfg capture.Config, tun Tuning, prog 
 }
 
 // openIn opens a source inside namespace ns; t.Cleanup closes it.
-func openIn(t *testing.T, ns string, cfg capture.Config, tun Tuning, prog []bpf.Instruction) *source {
+func openIn(t *testing.T, ns *testutil.Netns, cfg capture.Config, tun Tuning, prog []bpf.Instruction) *source {
 	t.Helper()
 	var src *source
-	err := inNetns(ns, func() error {
+	err := ns.Do(func() error {
 		dev, err := lookupDevice(cfg.Interface)
 		if err != nil {
 			return err
@@ -85,7 +85,7 @@ func openIn(t *testing.T, ns string, cfg capture.Config, tun Tuning, prog []bpf.
 		return err
 	})
 	if err != nil {
-		t.Fatalf("open capture on %s in %s: %v", cfg.Interface, ns, err)
+		t.Fatalf("open capture on %s in %s: %v", cfg.Interface, ns.Name, err)
 	}
 	t.Cleanup(func() {
 		if err := src.Close(); err != nil {
@@ -148,25 +148,25 @@ func isRST(link layers.LinkType, b []byte) bool {
 // serverNS): requests and replies of several sizes, the largest spanning
 // many segments, then the client aborts with a RST so the last packet of
 // the conversation is known.
-func exchange(t *testing.T, clientNS, serverNS, serverAddr string) {
+func exchange(t *testing.T, clientNS, serverNS *testutil.Netns, serverAddr string) {
 	t.Helper()
 	sizes := []int{1, 100, 1448, 5000, 70000}
 	var ln net.Listener
-	if err := inNetns(serverNS, func() (err error) {
+	if err := serverNS.Do(func() (err error) {
 		ln, err = net.Listen("tcp4", net.JoinHostPort(serverAddr, "0"))
 		return err
 	}); err != nil {
-		t.Fatalf("listen in %s: %v", serverNS, err)
+		t.Fatalf("listen in %s: %v", serverNS.Name, err)
 	}
 	defer ln.Close()
 	served := make(chan error, 1)
 	go func() { served <- serve(ln, sizes) }()
 	var conn net.Conn
-	if err := inNetns(clientNS, func() (err error) {
+	if err := clientNS.Do(func() (err error) {
 		conn, err = net.Dial("tcp4", ln.Addr().String())
 		return err
 	}); err != nil {
-		t.Fatalf("dial %s from %s: %v", ln.Addr(), clientNS, err)
+		t.Fatalf("dial %s from %s: %v", ln.Addr(), clientNS.Name, err)
 	}
 	for i, n := range sizes {
 		if _, err := conn.Write(payload(n, byte('a'+i))); err != nil {
@@ -291,10 +291,10 @@ func taggedFrames(p *vethPair) [][]byte {
 func TestEthernetFramesMatchTcpdump(t *testing.T) {
 	testutil.RequireBPF(t)
 	p := newVethPair(t)
-	td := startTcpdump(t, p.nsB, "-i", p.vethB)
-	r := startCapture(t, p.nsB, capture.Config{Interface: p.vethB, Promisc: true, Snaplen: 65536}, Tuning{}, nil)
-	inject(t, p.nsA, p.vethA, taggedFrames(p))
-	exchange(t, p.nsA, p.nsB, p.addrB)
+	td := startTcpdump(t, p.b, "-i", p.vethB)
+	r := startCapture(t, p.b, capture.Config{Interface: p.vethB, Promisc: true, Snaplen: 65536}, Tuning{}, nil)
+	inject(t, p.a, p.vethA, taggedFrames(p))
+	exchange(t, p.a, p.b, p.addrB)
 	r.waitRSTs(t, 2)
 	got := r.stop(t)
 	compareWithTcpdump(t, r, got, td)
@@ -311,7 +311,7 @@ func TestEthernetFramesMatchTcpdump(t *testing.T) {
 
 // loopbackExchange is a conversation over 127.0.0.1 inside ns: every packet
 // crosses lo twice (out and in), and libpcap keeps one copy.
-func loopbackExchange(t *testing.T, ns string) {
+func loopbackExchange(t *testing.T, ns *testutil.Netns) {
 	t.Helper()
 	exchange(t, ns, ns, "127.0.0.1")
 }
@@ -319,11 +319,11 @@ func loopbackExchange(t *testing.T, ns string) {
 func TestAnyIsCookedLikeTcpdump(t *testing.T) {
 	testutil.RequireBPF(t)
 	p := newVethPair(t)
-	td := startTcpdump(t, p.nsB, "-i", "any", "-y", "LINUX_SLL")
-	r := startCapture(t, p.nsB, capture.Config{Interface: "any", Promisc: true, Snaplen: 65536}, Tuning{}, nil)
-	inject(t, p.nsA, p.vethA, taggedFrames(p))
-	exchange(t, p.nsA, p.nsB, p.addrB)
-	loopbackExchange(t, p.nsB)
+	td := startTcpdump(t, p.b, "-i", "any", "-y", "LINUX_SLL")
+	r := startCapture(t, p.b, capture.Config{Interface: "any", Promisc: true, Snaplen: 65536}, Tuning{}, nil)
+	inject(t, p.a, p.vethA, taggedFrames(p))
+	exchange(t, p.a, p.b, p.addrB)
+	loopbackExchange(t, p.b)
 	r.waitRSTs(t, 3)
 	got := r.stop(t)
 	if r.src.LinkType() != layers.LinkLinuxSLL {
@@ -335,9 +335,9 @@ func TestAnyIsCookedLikeTcpdump(t *testing.T) {
 func TestLoopbackOutgoingSkippedLikeTcpdump(t *testing.T) {
 	testutil.RequireBPF(t)
 	p := newVethPair(t)
-	td := startTcpdump(t, p.nsB, "-i", "lo")
-	r := startCapture(t, p.nsB, capture.Config{Interface: "lo", Promisc: true, Snaplen: 65536}, Tuning{}, nil)
-	loopbackExchange(t, p.nsB)
+	td := startTcpdump(t, p.b, "-i", "lo")
+	r := startCapture(t, p.b, capture.Config{Interface: "lo", Promisc: true, Snaplen: 65536}, Tuning{}, nil)
+	loopbackExchange(t, p.b)
 	r.waitRSTs(t, 1)
 	compareWithTcpdump(t, r, r.stop(t), td)
 }
@@ -345,10 +345,10 @@ func TestLoopbackOutgoingSkippedLikeTcpdump(t *testing.T) {
 func TestSnaplenTruncatesLikeTcpdump(t *testing.T) {
 	testutil.RequireBPF(t)
 	p := newVethPair(t)
-	td := startTcpdump(t, p.nsB, "-i", p.vethB, "-s", "100")
-	r := startCapture(t, p.nsB, capture.Config{Interface: p.vethB, Snaplen: 100}, Tuning{}, nil)
-	inject(t, p.nsA, p.vethA, taggedFrames(p))
-	exchange(t, p.nsA, p.nsB, p.addrB)
+	td := startTcpdump(t, p.b, "-i", p.vethB, "-s", "100")
+	r := startCapture(t, p.b, capture.Config{Interface: p.vethB, Snaplen: 100}, Tuning{}, nil)
+	inject(t, p.a, p.vethA, taggedFrames(p))
+	exchange(t, p.a, p.b, p.addrB)
 	r.waitRSTs(t, 2)
 	compareWithTcpdump(t, r, r.stop(t), td)
 }
@@ -421,15 +421,15 @@ func TestFiltersSelectLikeTcpdumpOnFiles(t *testing.T) {
 		"ether proto 0x88a8",
 	}
 	empty := emptyPcap(t, layers.LinkEthernet)
-	td := startTcpdump(t, p.nsB, "-i", p.vethB)
+	td := startTcpdump(t, p.b, "-i", p.vethB)
 	cfg := capture.Config{Interface: p.vethB, Snaplen: 65536}
-	sync := startCapture(t, p.nsB, cfg, Tuning{RingSize: 4 << 20}, nil)
+	sync := startCapture(t, p.b, cfg, Tuning{RingSize: 4 << 20}, nil)
 	filtered := make([]*capRun, len(exprs))
 	for i, expr := range exprs {
-		filtered[i] = startCapture(t, p.nsB, cfg, Tuning{RingSize: 4 << 20}, oracleProgram(t, empty, expr))
+		filtered[i] = startCapture(t, p.b, cfg, Tuning{RingSize: 4 << 20}, oracleProgram(t, empty, expr))
 	}
-	inject(t, p.nsA, p.vethA, taggedFrames(p))
-	exchange(t, p.nsA, p.nsB, p.addrB)
+	inject(t, p.a, p.vethA, taggedFrames(p))
+	exchange(t, p.a, p.b, p.addrB)
 	sync.waitRSTs(t, 2)
 	td.stopAfter(t, len(sync.stop(t)))
 	for i, expr := range exprs {
@@ -463,10 +463,10 @@ func TestKernelFilterKeepsPacketsOutOfTheRing(t *testing.T) {
 	testutil.RequireBPF(t)
 	p := newVethPair(t)
 	cfg := capture.Config{Interface: p.vethB, Snaplen: 65536}
-	sync := startCapture(t, p.nsB, cfg, Tuning{RingSize: 4 << 20}, nil)
-	none := startCapture(t, p.nsB, cfg, Tuning{RingSize: 4 << 20}, []bpf.Instruction{bpf.RetConstant{Val: 0}})
-	exchange(t, p.nsA, p.nsB, p.addrB)
-	inject(t, p.nsA, p.vethA, taggedFrames(p))
+	sync := startCapture(t, p.b, cfg, Tuning{RingSize: 4 << 20}, nil)
+	none := startCapture(t, p.b, cfg, Tuning{RingSize: 4 << 20}, []bpf.Instruction{bpf.RetConstant{Val: 0}})
+	exchange(t, p.a, p.b, p.addrB)
+	inject(t, p.a, p.vethA, taggedFrames(p))
 	sync.waitRSTs(t, 2)
 	all := sync.stop(t)
 	if got := none.stop(t); len(got) != 0 {
@@ -487,10 +487,10 @@ func TestKernelFilterKeepsPacketsOutOfTheRing(t *testing.T) {
 func TestDropsAreCounted(t *testing.T) {
 	testutil.RequireBPF(t)
 	p := newVethPair(t)
-	sync := startCapture(t, p.nsB, capture.Config{Interface: p.vethB, Snaplen: 65536}, Tuning{}, nil)
+	sync := startCapture(t, p.b, capture.Config{Interface: p.vethB, Snaplen: 65536}, Tuning{}, nil)
 	page := os.Getpagesize()
-	tiny := openIn(t, p.nsB, capture.Config{Interface: p.vethB, Snaplen: page - frameOverhead}, Tuning{BlockSize: page, RingSize: 2 * page}, nil)
-	exchange(t, p.nsA, p.nsB, p.addrB)
+	tiny := openIn(t, p.b, capture.Config{Interface: p.vethB, Snaplen: page - frameOverhead}, Tuning{BlockSize: page, RingSize: 2 * page}, nil)
+	exchange(t, p.a, p.b, p.addrB)
 	sync.waitRSTs(t, 1)
 	all := sync.stop(t)
 
@@ -519,7 +519,7 @@ func TestDropsAreCounted(t *testing.T) {
 func TestRunReturnsOnCancelWithoutTraffic(t *testing.T) {
 	testutil.RequireBPF(t)
 	p := newVethPair(t)
-	r := startCapture(t, p.nsB, capture.Config{Interface: p.vethB, Snaplen: 65536}, Tuning{}, nil)
+	r := startCapture(t, p.b, capture.Config{Interface: p.vethB, Snaplen: 65536}, Tuning{}, nil)
 	if got := r.stop(t); len(got) != 0 {
 		t.Errorf("idle link delivered %d frames", len(got))
 	}

@@ -5,7 +5,7 @@ package afpacket
 import (
 	"errors"
 	"fmt"
-	"net"
+	"strings"
 
 	"golang.org/x/sys/unix"
 
@@ -26,26 +26,28 @@ type device struct {
 	loIfindex int32
 }
 
-// errNotUp matches libpcap's refusal to capture on a device that is down.
-var errNotUp = errors.New("that device is not up")
-
-// lookupDevice resolves -i in the calling thread's network namespace.
+// lookupDevice resolves -i in the calling thread's network namespace. Its
+// errors are worded as libpcap's, which tcpflow prints; they are checked in
+// libpcap's order (permission first).
 func lookupDevice(name string) (device, error) {
+	if err := checkPermission(name); err != nil {
+		return device{}, err
+	}
 	if name == "any" {
 		return device{name: name, linkType: layers.LinkLinuxSLL, cooked: true, vlanOffset: sllHdrLen - 2, loIfindex: loopbackIndex()}, nil
 	}
-	ifc, err := net.InterfaceByName(name)
-	if err != nil {
-		return device{}, fmt.Errorf("look up capture interface %s: %w", name, err)
+	info, err := queryInterface(name)
+	if errors.Is(err, unix.ENODEV) || errors.Is(err, unix.EINVAL) {
+		return device{}, &Error{Device: name, Msg: "No such device exists (No such device exists)", Err: ErrNoSuchDevice}
 	}
-	if ifc.Flags&net.FlagUp == 0 {
-		return device{}, fmt.Errorf("capture on %s: %w", name, errNotUp)
-	}
-	hatype, err := hardwareType(name)
 	if err != nil {
 		return device{}, err
 	}
-	d := device{name: name, ifindex: ifc.Index, hatype: hatype}
+	if info.flags&unix.IFF_UP == 0 {
+		return device{}, &Error{Device: name, Msg: "That device is not up", Err: ErrNotUp}
+	}
+	hatype := info.hatype
+	d := device{name: name, ifindex: info.ifindex, hatype: hatype}
 	switch hatype {
 	case unix.ARPHRD_ETHER, unix.ARPHRD_LOOPBACK:
 		d.linkType, d.vlanOffset = layers.LinkEthernet, 12
@@ -56,35 +58,86 @@ func lookupDevice(name string) (device, error) {
 		d.linkType, d.cooked, d.vlanOffset = layers.LinkLinuxSLL, true, sllHdrLen-2
 	}
 	if hatype == unix.ARPHRD_LOOPBACK {
-		d.loIfindex = int32(ifc.Index)
+		d.loIfindex = int32(info.ifindex)
 	}
 	return d, nil
 }
 
-// hardwareType asks the kernel for the interface's ARPHRD_* type
-// (SIOCGIFHWADDR), through a throwaway socket in the same namespace.
-func hardwareType(name string) (uint16, error) {
-	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+// checkPermission opens a packet socket the way libpcap does first, so a
+// missing CAP_NET_RAW is reported before anything else.
+func checkPermission(name string) error {
+	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
-		return 0, fmt.Errorf("open socket to query %s: %w", name, err)
+		return socketError(name, err)
 	}
-	defer unix.Close(fd)
+	return unix.Close(fd)
+}
+
+// socketError words a failed socket(2) as libpcap does.
+func socketError(name string, err error) error {
+	if errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES) {
+		return &Error{Device: name, Msg: "You don't have permission to perform this capture on that device (socket: " + strerror(err) + ")", Err: ErrPermission}
+	}
+	return &Error{Device: name, Msg: "socket: " + strerror(err), Err: err}
+}
+
+// strerror is the C library's wording of an errno: capitalised.
+func strerror(err error) string {
+	var errno unix.Errno
+	if !errors.As(err, &errno) {
+		return err.Error()
+	}
+	s := errno.Error()
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+// ifInfo is what the kernel says about an interface.
+type ifInfo struct {
+	ifindex int
+	flags   uint16 // IFF_*
+	hatype  uint16 // ARPHRD_*
+}
+
+// queryInterface asks the kernel for an interface's index, flags and
+// hardware type with ioctls on a throwaway socket in the calling thread's
+// namespace. An unknown name fails with ENODEV (EINVAL when too long).
+func queryInterface(name string) (ifInfo, error) {
 	ifr, err := unix.NewIfreq(name)
 	if err != nil {
-		return 0, fmt.Errorf("query hardware type of %s: %w", name, err)
+		return ifInfo{}, err
 	}
-	if err := unix.IoctlIfreq(fd, unix.SIOCGIFHWADDR, ifr); err != nil {
-		return 0, fmt.Errorf("query hardware type of %s (SIOCGIFHWADDR): %w", name, err)
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return ifInfo{}, fmt.Errorf("open socket to query %s: %w", name, err)
 	}
-	// ifr_hwaddr.sa_family, in host byte order, holds the ARPHRD type.
-	return ifr.Uint16(), nil
+	defer unix.Close(fd)
+	var info ifInfo
+	for _, q := range []struct {
+		req  uint
+		what string
+		set  func()
+	}{
+		{unix.SIOCGIFINDEX, "index", func() { info.ifindex = int(ifr.Uint32()) }},
+		{unix.SIOCGIFFLAGS, "flags", func() { info.flags = ifr.Uint16() }},
+		// ifr_hwaddr.sa_family, in host byte order, holds the ARPHRD type.
+		{unix.SIOCGIFHWADDR, "hardware type", func() { info.hatype = ifr.Uint16() }},
+	} {
+		if err := unix.IoctlIfreq(fd, q.req, ifr); err != nil {
+			return ifInfo{}, fmt.Errorf("query %s of %s: %w", q.what, name, err)
+		}
+		q.set()
+	}
+	return info, nil
 }
 
 // loopbackIndex finds "lo", the device libpcap skips outgoing copies on.
 func loopbackIndex() int32 {
-	ifc, err := net.InterfaceByName("lo")
+	info, err := queryInterface("lo")
 	if err != nil {
 		return 0
 	}
-	return int32(ifc.Index)
+	return int32(info.ifindex)
 }

@@ -23,8 +23,28 @@
 package afpacket
 
 import (
+	"errors"
 	"time"
 )
+
+// Errors a capture can fail with, for errors.Is. The *Error values that wrap
+// them read as libpcap's messages, which tcpflow prints after "tcpflow: ".
+var (
+	ErrPermission   = errors.New("no permission to capture (needs CAP_NET_RAW: run as root or grant the capability)")
+	ErrNoSuchDevice = errors.New("no such device")
+	ErrNotUp        = errors.New("device is not up")
+)
+
+// Error is a capture failure worded as libpcap words it ("eth0: That device
+// is not up").
+type Error struct {
+	Device string
+	Msg    string
+	Err    error
+}
+
+func (e *Error) Error() string { return e.Device + ": " + e.Msg }
+func (e *Error) Unwrap() error { return e.Err }
 
 // Tuning sizes the TPACKET_V3 ring. Zero fields take the defaults.
 type Tuning struct {

@@ -9,126 +9,58 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"runtime"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/bpflow/bpflow/internal/testutil"
 )
 
-// nsSeq keeps names unique within one test process; the pid keeps them
-// unique across processes.
-var nsSeq atomic.Int32
-
-// vethPair is two network namespaces this test created, joined by a veth
-// pair: 10.<n>.1.1 on vethA in nsA, 10.<n>.1.2 on vethB in nsB.
+// vethPair is two network namespaces joined by a veth pair, with nothing
+// but the test's own traffic on it: no IPv6 (router solicitations, MLD) and
+// static neighbours (no ARP).
 type vethPair struct {
-	nsA, nsB     string
+	a, b         *testutil.Netns
 	vethA, vethB string
 	addrA, addrB string
 	macA, macB   string
-	subnet       int
 }
 
-// newVethPair creates the namespaces and link; t.Cleanup deletes them
-// (deleting a namespace removes the links in it).
+const (
+	addrA = "10.1.1.1"
+	addrB = "10.1.1.2"
+)
+
 func newVethPair(t *testing.T) *vethPair {
 	t.Helper()
-	n := nsSeq.Add(1)
-	id := fmt.Sprintf("%d%c", os.Getpid()%100000, 'a'+n%26)
-	p := &vethPair{
-		nsA: "bpfa" + id, nsB: "bpfb" + id,
-		vethA: "va" + id, vethB: "vb" + id,
-		subnet: int(10 + n%200),
-	}
-	p.addrA = fmt.Sprintf("10.%d.1.1", p.subnet)
-	p.addrB = fmt.Sprintf("10.%d.1.2", p.subnet)
-	for _, ns := range []string{p.nsA, p.nsB} {
-		mustRun(t, "ip", "netns", "add", ns)
-		t.Cleanup(func() {
-			if out, err := exec.Command("ip", "netns", "del", ns).CombinedOutput(); err != nil {
-				t.Errorf("delete netns %s: %v: %s", ns, err, out)
-			}
-		})
-		// No IPv6 (router solicitations, MLD) and no ARP (static
-		// neighbours below): the test's TCP is the only traffic.
+	p := &vethPair{a: testutil.NewNetns(t), b: testutil.NewNetns(t), addrA: addrA, addrB: addrB}
+	for _, ns := range []*testutil.Netns{p.a, p.b} {
 		for _, key := range []string{"net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1"} {
-			mustRun(t, "ip", "netns", "exec", ns, "sysctl", "-qw", key)
+			testutil.IP(t, "netns", "exec", ns.Name, "sysctl", "-qw", key)
 		}
 	}
-	p.macA = fmt.Sprintf("02:00:00:%02x:%02x:01", p.subnet, n&0xff)
-	p.macB = fmt.Sprintf("02:00:00:%02x:%02x:02", p.subnet, n&0xff)
-	mustRun(t, "ip", "-n", p.nsA, "link", "add", p.vethA, "address", p.macA, "type", "veth", "peer", "name", p.vethB, "address", p.macB, "netns", p.nsB)
-	for _, c := range [][]string{
-		{"-n", p.nsA, "addr", "add", p.addrA + "/24", "dev", p.vethA},
-		{"-n", p.nsB, "addr", "add", p.addrB + "/24", "dev", p.vethB},
-		{"-n", p.nsA, "link", "set", p.vethA, "up"},
-		{"-n", p.nsB, "link", "set", p.vethB, "up"},
-		{"-n", p.nsA, "link", "set", "lo", "up"},
-		{"-n", p.nsB, "link", "set", "lo", "up"},
-		{"-n", p.nsA, "neigh", "add", p.addrB, "lladdr", p.macB, "dev", p.vethA, "nud", "permanent"},
-		{"-n", p.nsB, "neigh", "add", p.addrA, "lladdr", p.macA, "dev", p.vethB, "nud", "permanent"},
-	} {
-		mustRun(t, "ip", c...)
-	}
+	p.vethA, p.vethB = testutil.Veth(t, p.a, p.b, addrA+"/24", addrB+"/24")
+	p.macA, p.macB = macOf(t, p.a, p.vethA), macOf(t, p.b, p.vethB)
+	p.a.IP(t, "neigh", "add", addrB, "lladdr", p.macB, "dev", p.vethA, "nud", "permanent")
+	p.b.IP(t, "neigh", "add", addrA, "lladdr", p.macA, "dev", p.vethB, "nud", "permanent")
 	return p
 }
 
-// addVLAN puts VLAN id on both veth ends, addressed 10.<n>.<id>.1/.2.
-func (p *vethPair) addVLAN(t *testing.T, id int) (addrA, addrB string) {
+func macOf(t *testing.T, ns *testutil.Netns, link string) string {
 	t.Helper()
-	addrA = fmt.Sprintf("10.%d.%d.1", p.subnet, id)
-	addrB = fmt.Sprintf("10.%d.%d.2", p.subnet, id)
-	sides := []struct{ ns, link, addr, peer, peerMAC string }{
-		{p.nsA, p.vethA, addrA, addrB, p.macB},
-		{p.nsB, p.vethB, addrB, addrA, p.macA},
+	var mac string
+	if err := ns.Do(func() error {
+		ifc, err := net.InterfaceByName(link)
+		if err == nil {
+			mac = ifc.HardwareAddr.String()
+		}
+		return err
+	}); err != nil {
+		t.Fatalf("read MAC of %s: %v", link, err)
 	}
-	for _, side := range sides {
-		name := fmt.Sprintf("%s.%d", side.link, id)
-		mustRun(t, "ip", "-n", side.ns, "link", "add", "link", side.link, "name", name, "type", "vlan", "id", fmt.Sprint(id))
-		mustRun(t, "ip", "-n", side.ns, "addr", "add", side.addr+"/24", "dev", name)
-		mustRun(t, "ip", "-n", side.ns, "link", "set", name, "up")
-		mustRun(t, "ip", "-n", side.ns, "neigh", "add", side.peer, "lladdr", side.peerMAC, "dev", name, "nud", "permanent")
-	}
-	return addrA, addrB
-}
-
-func mustRun(t *testing.T, name string, args ...string) {
-	t.Helper()
-	if out, err := exec.Command(name, args...).CombinedOutput(); err != nil {
-		t.Fatalf("%s %s: %v: %s", name, strings.Join(args, " "), err, out)
-	}
-}
-
-// inNetns runs fn on a thread switched into namespace ns, so the sockets fn
-// creates live there. The thread goes back to its namespace before it is
-// released; if that fails it is not released (the runtime then retires it).
-func inNetns(ns string, fn func() error) error {
-	runtime.LockOSThread()
-	orig, err := os.Open(fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid()))
-	if err != nil {
-		runtime.UnlockOSThread()
-		return fmt.Errorf("open current netns: %w", err)
-	}
-	defer orig.Close()
-	target, err := os.Open("/run/netns/" + ns)
-	if err != nil {
-		runtime.UnlockOSThread()
-		return fmt.Errorf("open netns %s: %w", ns, err)
-	}
-	defer target.Close()
-	if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
-		runtime.UnlockOSThread()
-		return fmt.Errorf("enter netns %s: %w", ns, err)
-	}
-	fnErr := fn()
-	if err := unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET); err != nil {
-		return fmt.Errorf("leave netns %s: %w", ns, err)
-	}
-	runtime.UnlockOSThread()
-	return fnErr
+	return mac
 }
 
 // tcpdump is a tcpdump writing a pcap file inside a namespace.
@@ -141,10 +73,10 @@ type tcpdump struct {
 
 // startTcpdump runs tcpdump in ns and returns once it says it is listening
 // (its capture is active), so no sleep is needed before sending traffic.
-func startTcpdump(t *testing.T, ns string, args ...string) *tcpdump {
+func startTcpdump(t *testing.T, ns *testutil.Netns, args ...string) *tcpdump {
 	t.Helper()
 	td := &tcpdump{path: t.TempDir() + "/oracle.pcap", done: make(chan error, 1)}
-	full := append([]string{"netns", "exec", ns, "tcpdump", "-n", "-U", "--immediate-mode", "-Z", "root", "-s", "65536", "-w", td.path}, args...)
+	full := append([]string{"netns", "exec", ns.Name, "tcpdump", "-n", "-U", "--immediate-mode", "-Z", "root", "-s", "65536", "-w", td.path}, args...)
 	td.cmd = exec.Command("ip", full...)
 	stderr, err := td.cmd.StderrPipe()
 	if err != nil {
@@ -193,9 +125,9 @@ func (td *tcpdump) stop(t *testing.T) {
 // inject sends hand-built Ethernet frames out of link in namespace ns
 // through a raw packet socket (no VLAN device needed: the receiving side's
 // kernel moves an outer tag into skb metadata on its own).
-func inject(t *testing.T, ns, link string, frames [][]byte) {
+func inject(t *testing.T, ns *testutil.Netns, link string, frames [][]byte) {
 	t.Helper()
-	err := inNetns(ns, func() error {
+	err := ns.Do(func() error {
 		ifc, err := net.InterfaceByName(link)
 		if err != nil {
 			return err
@@ -214,7 +146,7 @@ func inject(t *testing.T, ns, link string, frames [][]byte) {
 		return nil
 	})
 	if err != nil {
-		t.Fatalf("inject frames on %s in %s: %v", link, ns, err)
+		t.Fatalf("inject frames on %s in %s: %v", link, ns.Name, err)
 	}
 }
 
