@@ -348,12 +348,12 @@ func (s *svg) axis(x, y, w, h float64, maxLabel, right string) {
 // pair draws two top-N charts side by side.
 func (s *svg) pair(left, right chart) {
 	half := (pageWidth - 2*margin) / 2
-	w := half - 60
+	w := half - 80 // room for the value labels left and the percentages right
 	top := s.y
 	s.bars(margin+35, w, 70, left, prettyBytes, true)
 	leftEnd := s.y
 	s.y = top
-	s.bars(margin+half+35, w, 70, right, prettyBytes, true)
+	s.bars(margin+half+45, w, 70, right, prettyBytes, true)
 	s.y = max(s.y, leftEnd) + 6
 }
 
