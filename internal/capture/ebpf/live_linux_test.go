@@ -179,6 +179,13 @@ func exchange(t *testing.T, n *liveNet, td *tcpdump, port, req, resp int) int {
 // both sides check what they read.
 func transfer(t *testing.T, n *liveNet, port, req, resp int) int {
 	t.Helper()
+	return transferPaced(t, n, port, req, resp, 0)
+}
+
+// transferPaced is transfer with the client's sending rate capped by the
+// kernel's TCP pacing (bytes/s; 0: no cap).
+func transferPaced(t *testing.T, n *liveNet, port, req, resp, rate int) int {
+	t.Helper()
 	addr := netip.AddrPortFrom(n.addrB, uint16(port)).String()
 	var ln net.Listener
 	if err := n.b.Do(func() (err error) { ln, err = net.Listen("tcp", addr); return err }); err != nil {
@@ -193,6 +200,9 @@ func transfer(t *testing.T, n *liveNet, port, req, resp int) int {
 	}
 	defer conn.Close()
 	conn.SetDeadline(time.Now().Add(bound))
+	if rate > 0 {
+		setPacing(t, conn.(*net.TCPConn), rate)
+	}
 	if _, err := conn.Write(pattern(req)); err != nil {
 		t.Fatal(err)
 	}
@@ -530,5 +540,19 @@ func TestLiveFilter(t *testing.T) {
 	}
 	if n := len(ofPort(t, lt, ours, dropped)); n != 0 {
 		t.Errorf("%d frames of port 5003 delivered, filter %q excludes them", n, expr)
+	}
+}
+
+func setPacing(t *testing.T, c *net.TCPConn, rate int) {
+	t.Helper()
+	raw, err := c.SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var serr error
+	if err := raw.Control(func(fd uintptr) {
+		serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_MAX_PACING_RATE, rate)
+	}); err != nil || serr != nil {
+		t.Fatalf("set pacing rate %d: %v %v", rate, err, serr)
 	}
 }
