@@ -243,7 +243,7 @@ func TestEndToEndAgainstTcpflow(t *testing.T) {
 	// Bulk, paced to 25 MB/s: tcpflow's libpcap drops packets of an
 	// unpaced veth stream, and its output is then no oracle.
 	transferPaced(t, n, 5002, 3_000_000, 10, 25_000_000)
-	for i := range 30 {                  // many short flows
+	for i := range 30 { // many short flows
 		transfer(t, n, 5003, 100+i, 50)
 	}
 	n6 := *n
