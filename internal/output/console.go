@@ -1,6 +1,7 @@
 package output
 
 import (
+	"encoding/binary"
 	"io"
 	"strconv"
 
@@ -63,13 +64,7 @@ func (c *Console) Print(f *flow.Flow, data []byte) error {
 	case o.JSON:
 		b = appendJSON(b, f, data)
 	case o.Strip:
-		for _, ch := range data {
-			if (ch >= 0x20 && ch <= 0x7e) || ch == '\n' || ch == '\r' {
-				b = append(b, ch)
-			} else {
-				b = append(b, '.')
-			}
-		}
+		b = appendStripped(b, data)
 	default:
 		b = append(b, data...)
 	}
@@ -82,6 +77,39 @@ func (c *Console) Print(f *flow.Flow, data []byte) error {
 	c.buf = b
 	_, err := c.W.Write(b)
 	return err
+}
+
+// appendStripped copies data replacing every byte that is not printable in
+// the C locale (0x20–0x7E), LF or CR by '.'. Printable runs are found eight
+// bytes at a time and copied whole: -c spends most of its time here.
+func appendStripped(b, data []byte) []byte {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	i, n := 0, len(data)
+	for i < n {
+		start := i
+		for i+8 <= n {
+			x := binary.LittleEndian.Uint64(data[i:])
+			below := (x - ones*0x20) & ^x & highs       // some byte < 0x20
+			above := ((x + ones*(127-0x7e)) | x) & highs // some byte > 0x7e
+			if below|above != 0 {
+				break
+			}
+			i += 8
+		}
+		for i < n && data[i] >= 0x20 && data[i] <= 0x7e {
+			i++
+		}
+		b = append(b, data[start:i]...)
+		if i < n {
+			if ch := data[i]; ch == '\n' || ch == '\r' {
+				b = append(b, ch)
+			} else {
+				b = append(b, '.')
+			}
+			i++
+		}
+	}
+	return b
 }
 
 // appendHexDump is tcpflow's -D layout: 32 bytes a line, "%04x: ", byte

@@ -16,7 +16,19 @@ type fileState struct {
 	fd         int // -1 when closed (never opened, or closed by the LRU)
 	prev, next *fileState
 	onList     bool
+	// buf holds written bytes not yet in the file; they belong at bufOff.
+	buf    []byte
+	bufOff int64
 }
+
+// Write-behind buffers: in-order segments of a flow are gathered and written
+// with one pwrite, which is where tcpflow spends its time (one lseek+write
+// per segment). The buffers come from a bounded pool so memory stays small
+// however many files are open.
+const (
+	writeBufSize = 16 << 10
+	maxWriteBufs = 512
+)
 
 // Files stores flows in files the way tcpflow does: the name is the first
 // free connection count (O_EXCL), writes go to the flow's offset, the least
@@ -34,6 +46,9 @@ type Files struct {
 
 	head, tail *fileState // open files, least recently used first
 	open       int
+	freeBufs   [][]byte
+	allocated  int
+	holders    []*fileState // buffer owners, oldest first (may hold stale entries)
 	// MaxOpen is the peak number of open files (report max_open_flows).
 	MaxOpen  int
 	madeDirs map[string]bool
@@ -210,6 +225,8 @@ func (fs *Files) closeFD(s *fileState) {
 		return
 	}
 	fs.debug(5, "%s: closing file in tcpip::close_file", s.f.Name)
+	fs.flush(s)
+	fs.releaseBuf(s)
 	usec := floorDiv(s.f.Start, 1000)
 	tv := unix.NsecToTimeval(usec * 1000)
 	if err := unix.Futimes(s.fd, []unix.Timeval{tv, tv}); err != nil {
@@ -227,19 +244,104 @@ func (fs *Files) Close(f *flow.Flow) {
 	}
 }
 
-// Write writes data at off.
+// Write writes data at off (through f's write-behind buffer when it
+// continues the buffered run).
 func (fs *Files) Write(f *flow.Flow, off int64, data []byte) {
 	s := stateOf(f)
 	if s.fd < 0 || len(data) == 0 {
 		return
 	}
+	if s.buf != nil && off == s.bufOff+int64(len(s.buf)) && len(s.buf)+len(data) <= cap(s.buf) {
+		s.buf = append(s.buf, data...)
+		return
+	}
+	fs.flush(s)
+	if len(data) >= writeBufSize/2 {
+		fs.pwrite(s, off, data)
+		return
+	}
+	if s.buf == nil && !fs.acquireBuf(s) {
+		fs.pwrite(s, off, data)
+		return
+	}
+	s.bufOff = off
+	s.buf = append(s.buf[:0], data...)
+}
+
+func (fs *Files) pwrite(s *fileState, off int64, data []byte) {
 	for len(data) > 0 {
 		n, err := unix.Pwrite(s.fd, data, off)
 		if err != nil {
-			fs.Warn("write to " + f.Name + " failed: " + errText(err))
+			fs.Warn("write to " + s.f.Name + " failed: " + errText(err))
 			return
 		}
 		data, off = data[n:], off+int64(n)
+	}
+}
+
+// flush writes s's buffered bytes to its file.
+func (fs *Files) flush(s *fileState) {
+	if len(s.buf) > 0 && s.fd >= 0 {
+		fs.pwrite(s, s.bufOff, s.buf)
+	}
+	if s.buf != nil {
+		s.buf = s.buf[:0]
+	}
+}
+
+// acquireBuf gives s a buffer: a free one, a new one while under the cap,
+// or the oldest holder's after flushing it.
+func (fs *Files) acquireBuf(s *fileState) bool {
+	var b []byte
+	switch {
+	case len(fs.freeBufs) > 0:
+		b = fs.freeBufs[len(fs.freeBufs)-1]
+		fs.freeBufs = fs.freeBufs[:len(fs.freeBufs)-1]
+	case fs.allocated < maxWriteBufs:
+		b = make([]byte, 0, writeBufSize)
+		fs.allocated++
+	default:
+		for len(fs.holders) > 0 && b == nil {
+			old := fs.holders[0]
+			fs.holders[0] = nil
+			fs.holders = fs.holders[1:]
+			if old.buf != nil {
+				fs.flush(old)
+				b, old.buf = old.buf, nil
+			}
+		}
+		if b == nil {
+			return false
+		}
+	}
+	s.buf = b[:0]
+	if len(fs.holders) >= 4*maxWriteBufs {
+		fs.compactHolders()
+	}
+	fs.holders = append(fs.holders, s)
+	return true
+}
+
+// compactHolders drops stale entries (released buffers, repeated owners)
+// so the queue stays bounded by the number of buffers.
+func (fs *Files) compactHolders() {
+	seen := make(map[*fileState]bool, maxWriteBufs)
+	kept := fs.holders[:0]
+	for _, h := range fs.holders {
+		if h != nil && h.buf != nil && !seen[h] {
+			seen[h] = true
+			kept = append(kept, h)
+		}
+	}
+	clear(fs.holders[len(kept):])
+	fs.holders = kept
+}
+
+// releaseBuf returns s's buffer to the pool (its holders entry goes stale).
+func (fs *Files) releaseBuf(s *fileState) {
+	if s.buf != nil {
+		fs.freeBufs = append(fs.freeBufs, s.buf[:0])
+		s.buf = nil
 	}
 }
 
@@ -249,6 +351,7 @@ func (fs *Files) Shift(f *flow.Flow, n int64) error {
 	if s.fd < 0 {
 		return nil
 	}
+	fs.flush(s)
 	var st unix.Stat_t
 	if err := unix.Fstat(s.fd, &st); err != nil {
 		return nil
