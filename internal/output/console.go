@@ -89,7 +89,7 @@ func appendStripped(b, data []byte) []byte {
 		start := i
 		for i+8 <= n {
 			x := binary.LittleEndian.Uint64(data[i:])
-			below := (x - ones*0x20) & ^x & highs       // some byte < 0x20
+			below := (x - ones*0x20) & ^x & highs        // some byte < 0x20
 			above := ((x + ones*(127-0x7e)) | x) & highs // some byte > 0x7e
 			if below|above != 0 {
 				break
