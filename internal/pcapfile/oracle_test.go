@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"os/exec"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -16,9 +18,14 @@ import (
 
 // seen is one record as a reader delivered it.
 type seen struct {
-	TS   string // sec.nanoseconds
-	Data string // hex of the captured bytes
+	TS      string // sec.nanoseconds
+	WireLen string
+	Data    string // hex of the captured bytes
 }
+
+// etherLength is the frame length tcpdump -e prints for Ethernet: the
+// record's length on the wire.
+var etherLength = regexp.MustCompile(`, length (\d+):`)
 
 func fmtTS(ns int64) string { return fmt.Sprintf("%d.%09d", ns/1e9, ns%1e9) }
 
@@ -27,7 +34,7 @@ func fmtTS(ns int64) string { return fmt.Sprintf("%d.%09d", ns/1e9, ns%1e9) }
 func tcpdumpRecords(t *testing.T, path string) []seen {
 	t.Helper()
 	testutil.RequireTool(t, "tcpdump")
-	cmd := exec.Command("tcpdump", "-r", path, "-tt", "-nn", "-q", "-xx", "--time-stamp-precision=nano")
+	cmd := exec.Command("tcpdump", "-r", path, "-tt", "-nn", "-q", "-e", "-xx", "--time-stamp-precision=nano")
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
@@ -42,7 +49,11 @@ func tcpdumpRecords(t *testing.T, path string) []seen {
 			recs[len(recs)-1].Data += strings.ReplaceAll(strings.TrimSpace(hexPart), " ", "")
 		case line != "":
 			ts, _, _ := strings.Cut(line, " ")
-			recs = append(recs, seen{TS: ts})
+			var wire string
+			if m := etherLength.FindStringSubmatch(line); m != nil {
+				wire = m[1]
+			}
+			recs = append(recs, seen{TS: ts, WireLen: wire})
 		}
 	}
 	return recs
@@ -66,7 +77,7 @@ func ourRecords(t *testing.T, path string) ([]seen, error) {
 		if err != nil {
 			return recs, err
 		}
-		recs = append(recs, seen{TS: fmtTS(f.TS), Data: hex.EncodeToString(f.Data)})
+		recs = append(recs, seen{TS: fmtTS(f.TS), WireLen: strconv.Itoa(int(f.WireLen)), Data: hex.EncodeToString(f.Data)})
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"io"
+	"strconv"
 	"testing"
 
 	"github.com/bpflow/bpflow/internal/layers"
@@ -19,7 +20,7 @@ func TestWriterAsTcpdumpReadsIt(t *testing.T) {
 	var want []seen
 	for i, f := range frames {
 		us := times[i] / 1000 * 1000
-		want = append(want, seen{TS: fmtTS(us), Data: hex.EncodeToString(f)})
+		want = append(want, seen{TS: fmtTS(us), WireLen: strconv.Itoa(len(f)), Data: hex.EncodeToString(f)})
 	}
 	diffRecords(t, tcpdumpRecords(t, path), want)
 }
