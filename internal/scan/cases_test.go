@@ -6,6 +6,7 @@ import (
 	"compress/gzip"
 	"compress/zlib"
 	"fmt"
+	"io"
 	"strings"
 )
 
@@ -39,28 +40,28 @@ func resp(parts ...any) []byte {
 	return b.Bytes()
 }
 
-func gz(s string) []byte {
+// compress returns s written through a compressor made by newWriter.
+func compress(s string, newWriter func(io.Writer) io.WriteCloser) []byte {
 	var b bytes.Buffer
-	w := gzip.NewWriter(&b)
+	w := newWriter(&b)
 	w.Write([]byte(s))
 	w.Close()
 	return b.Bytes()
+}
+
+func gz(s string) []byte {
+	return compress(s, func(w io.Writer) io.WriteCloser { return gzip.NewWriter(w) })
 }
 
 func zl(s string) []byte {
-	var b bytes.Buffer
-	w := zlib.NewWriter(&b)
-	w.Write([]byte(s))
-	w.Close()
-	return b.Bytes()
+	return compress(s, func(w io.Writer) io.WriteCloser { return zlib.NewWriter(w) })
 }
 
 func rawDeflate(s string) []byte {
-	var b bytes.Buffer
-	w, _ := flate.NewWriter(&b, flate.DefaultCompression)
-	w.Write([]byte(s))
-	w.Close()
-	return b.Bytes()
+	return compress(s, func(w io.Writer) io.WriteCloser {
+		fw, _ := flate.NewWriter(w, flate.DefaultCompression)
+		return fw
+	})
 }
 
 func chunk(b []byte, size int) []byte {

@@ -73,17 +73,9 @@ func collect(t *testing.T, dir, flowName, reportPath string) recorded {
 // readBodies returns the files in dir named flowName-…, keyed by the suffix.
 func readBodies(t *testing.T, dir, flowName string) map[string][]byte {
 	t.Helper()
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
 	out := map[string][]byte{}
-	for _, e := range ents {
-		if suffix, ok := strings.CutPrefix(e.Name(), flowName+"-"); ok {
-			b, err := os.ReadFile(filepath.Join(dir, e.Name()))
-			if err != nil {
-				t.Fatal(err)
-			}
+	for name, b := range readDir(t, dir) {
+		if suffix, ok := strings.CutPrefix(name, flowName+"-"); ok {
 			out[suffix] = b
 		}
 	}
@@ -111,28 +103,14 @@ func writeGolden(t *testing.T, dir string, r recorded) {
 
 func readGolden(t *testing.T, dir string) recorded {
 	t.Helper()
-	var r recorded
-	var err error
-	if r.flow, err = os.ReadFile(filepath.Join(dir, "flow")); err != nil {
-		t.Fatalf("golden missing (record with go test -run TestHTTPConformance -update): %v", err)
+	files := readDir(t, dir)
+	r := recorded{flow: files["flow"], report: string(files["report.txt"]), bodies: map[string][]byte{}}
+	if r.flow == nil {
+		t.Fatalf("golden %s has no flow (record with go test -run TestHTTPConformance -update)", dir)
 	}
-	rep, err := os.ReadFile(filepath.Join(dir, "report.txt"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	r.report = string(rep)
-	r.bodies = map[string][]byte{}
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range ents {
-		if strings.HasPrefix(e.Name(), "HTTPBODY-") {
-			b, err := os.ReadFile(filepath.Join(dir, e.Name()))
-			if err != nil {
-				t.Fatal(err)
-			}
-			r.bodies[e.Name()] = b
+	for name, b := range files {
+		if strings.HasPrefix(name, "HTTPBODY-") {
+			r.bodies[name] = b
 		}
 	}
 	return r

@@ -208,26 +208,11 @@ func (p *responseParser) execute(data []byte) int {
 			p.state++ // non-strict: the letters are not checked
 		case stResHTTP:
 			p.state = stResMajor
-		case stResMajor:
-			if !isDigit(c) {
+		case stResMajor, stResDot, stResMinor, stResEnd:
+			if !versionByteOK(p.state, c) {
 				return p.fail(i)
 			}
-			p.state = stResDot
-		case stResDot:
-			if c != '.' {
-				return p.fail(i)
-			}
-			p.state = stResMinor
-		case stResMinor:
-			if !isDigit(c) {
-				return p.fail(i)
-			}
-			p.state = stResEnd
-		case stResEnd:
-			if c != ' ' {
-				return p.fail(i)
-			}
-			p.state = stResFirstStatus
+			p.state++
 		case stResFirstStatus:
 			if c == ' ' {
 				break
@@ -423,11 +408,9 @@ func (p *responseParser) execute(data []byte) int {
 				p.state = stBodyIdentityEOF
 			}
 		case stBodyIdentity:
-			n := int(min(p.contentLength, uint64(len(data)-i)))
 			bodyMark = i
-			p.contentLength -= uint64(n)
-			i += n - 1
-			if p.contentLength == 0 {
+			var done bool
+			if i, done = p.takeBody(i, len(data)); done {
 				p.state = stMessageDone
 				err := p.h.body(bodyMark, data[bodyMark:i+1])
 				bodyMark = -1
@@ -486,11 +469,9 @@ func (p *responseParser) execute(data []byte) int {
 				p.state = stChunkData
 			}
 		case stChunkData:
-			n := int(min(p.contentLength, uint64(len(data)-i)))
 			bodyMark = i
-			p.contentLength -= uint64(n)
-			i += n - 1
-			if p.contentLength == 0 {
+			var done bool
+			if i, done = p.takeBody(i, len(data)); done {
 				p.state = stChunkDataAlmostDone
 			}
 		case stChunkDataAlmostDone:
@@ -516,6 +497,15 @@ func (p *responseParser) execute(data []byte) int {
 	}
 	_ = valueMark // header data left at the end is never completed: EOF fails it
 	return len(data)
+}
+
+// takeBody consumes body bytes from i (of end) up to the remaining length;
+// it returns the index of the last byte taken and whether the length is
+// used up.
+func (p *responseParser) takeBody(i, end int) (last int, done bool) {
+	n := min(p.contentLength, uint64(end-i))
+	p.contentLength -= n
+	return i + int(n) - 1, p.contentLength == 0
 }
 
 // countHeader adds n bytes read by a fast inner loop to the header size (the
@@ -555,6 +545,18 @@ func (p *responseParser) needsEOF() bool {
 }
 
 func isDigit(c byte) bool { return '0' <= c && c <= '9' }
+
+// versionByteOK checks the "1.1 " after "HTTP/": one digit, a dot, one
+// digit, a space.
+func versionByteOK(st parseState, c byte) bool {
+	switch st {
+	case stResDot:
+		return c == '.'
+	case stResEnd:
+		return c == ' '
+	}
+	return isDigit(c)
+}
 
 // fieldChar advances the header-name matcher by one name character (t is
 // its token-table form).
@@ -681,32 +683,13 @@ func (p *responseParser) valueChar(c byte) bool {
 	case hContentLengthWS:
 		return c == ' '
 	case hMatchTETokenStart:
-		switch {
-		case lc == 'c':
-			p.hstate = hMatchTEChunked
-		case strictToken(lc):
-			p.hstate = hMatchTEToken
-		case c == ' ' || c == '\t':
-		default:
-			p.hstate = hGeneral
-		}
+		p.listTokenStart(c, lc == 'c', hMatchTEChunked, hMatchTEToken)
 	case hMatchTEChunked:
 		p.matchValue("chunked", lc, hMatchTEToken, hTEChunked)
 	case hMatchTEToken:
-		if c == ',' {
-			p.hstate = hMatchTETokenStart
-			p.index = 0
-		}
+		p.nextListToken(c, hMatchTETokenStart)
 	case hMatchConnTokenStart:
-		switch {
-		case lc == 'k' || lc == 'c' || lc == 'u':
-			p.hstate = connTokenStart(lc)
-		case strictToken(lc):
-			p.hstate = hMatchConnToken
-		case c == ' ' || c == '\t':
-		default:
-			p.hstate = hGeneral
-		}
+		p.listTokenStart(c, lc == 'k' || lc == 'c' || lc == 'u', connTokenStart(lc), hMatchConnToken)
 	case hMatchKeepAlive:
 		p.matchValue("keep-alive", lc, hMatchConnToken, hKeepAlive)
 	case hMatchClose:
@@ -714,10 +697,7 @@ func (p *responseParser) valueChar(c byte) bool {
 	case hMatchConnUpgrade:
 		p.matchValue("upgrade", lc, hMatchConnToken, hConnUpgrade)
 	case hMatchConnToken:
-		if c == ',' {
-			p.hstate = hMatchConnTokenStart
-			p.index = 0
-		}
+		p.nextListToken(c, hMatchConnTokenStart)
 	case hTEChunked:
 		if c != ' ' {
 			p.hstate = hMatchTEToken
@@ -736,6 +716,29 @@ func (p *responseParser) valueChar(c byte) bool {
 		p.hstate = hGeneral
 	}
 	return true
+}
+
+// nextListToken moves to the next element of a list-valued header at a comma.
+func (p *responseParser) nextListToken(c byte, start headerState) {
+	if c == ',' {
+		p.hstate = start
+		p.index = 0
+	}
+}
+
+// listTokenStart handles the first byte after a comma in a list-valued
+// header: a byte that starts a wanted word begins matching it, another token
+// byte an unwanted token; blanks are skipped; anything else ends matching.
+func (p *responseParser) listTokenStart(c byte, wanted bool, matching, unwanted headerState) {
+	switch {
+	case wanted:
+		p.hstate = matching
+	case strictToken(lower(c)):
+		p.hstate = unwanted
+	case c == ' ' || c == '\t':
+	default:
+		p.hstate = hGeneral
+	}
 }
 
 func (p *responseParser) matchValue(word string, lc byte, miss, done headerState) {

@@ -55,18 +55,9 @@ func TestRunnerConformance(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := map[string][]byte{"report.txt": []byte(fragmentsText(frags))}
-	ents, err := os.ReadDir(filepath.Join(dir, "out"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range ents {
-		if e.Name() != "report.xml" {
-			if got[e.Name()], err = os.ReadFile(filepath.Join(dir, "out", e.Name())); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
+	got := readDir(t, filepath.Join(dir, "out"))
+	delete(got, "report.xml")
+	got["report.txt"] = []byte(fragmentsText(frags))
 	if *update {
 		if err := os.RemoveAll(runnerDir); err != nil {
 			t.Fatal(err)
@@ -96,6 +87,7 @@ func fragmentsText(frags []oracle.Fragment) string {
 	return b.String()
 }
 
+// readDir returns every file in dir by name.
 func readDir(t *testing.T, dir string) map[string][]byte {
 	t.Helper()
 	ents, err := os.ReadDir(dir)
