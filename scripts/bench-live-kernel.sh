@@ -48,11 +48,19 @@ ip -n "$NA" link set "$VA" up
 ip -n "$NB" link set "$VB" up
 sysctl -q -w kernel.bpf_stats_enabled=1
 
-# prog_stats PID: "runs run_time_ns" summed over the pid's bpflow programs.
+# bpflow_ids: ids of the loaded bpflow programs, one per line.
+bpflow_ids() {
+	bpftool -j prog show | jq -r '.[] | select(.name == "bpflow_ingress" or .name == "bpflow_egress") | .id'
+}
+
+bpftool_ids_sorted() { bpflow_ids | sort; }
+
+# prog_stats IDS: "runs run_time_ns" summed over the programs with these ids
+# (bpftool here cannot name the owning pid, so we take the programs that
+# appeared when our capture started).
 prog_stats() {
-	bpftool -j prog show | jq -r --argjson pid "$1" '
-		[.[] | select(.name == "bpflow_ingress" or .name == "bpflow_egress")
-		     | select((.pids // []) | any(.pid == $pid))]
+	bpftool -j prog show | jq -r --argjson ids "[$(echo $1 | tr ' ' ',')]" '
+		[.[] | select(.id as $i | $ids | index($i))]
 		| "\(map(.run_cnt // 0) | add // 0) \(map(.run_time_ns // 0) | add // 0)"'
 }
 
@@ -61,6 +69,8 @@ measure() { # measure COPYPATH LOAD IPERF-ARGS...
 	shift 2
 	local out=$WORK/$path-$load
 	mkdir -p "$out"
+	local old_ids ids
+	old_ids=$(bpftool_ids_sorted)
 	ip netns exec "$NB" iperf3 -s -1 -B 198.18.0.2 >/dev/null 2>&1 &
 	PIDS+=($!)
 	local srv=$!
@@ -71,10 +81,11 @@ measure() { # measure COPYPATH LOAD IPERF-ARGS...
 		kill -0 "$cap" 2>/dev/null || { cat "$WORK/err" >&2; exit 1; }
 		sleep 0.1
 	done
+	ids=$(comm -13 <(echo "$old_ids") <(bpftool_ids_sorted) | tr '\n' ' ')
 	local before after
-	before=$(prog_stats "$cap")
+	before=$(prog_stats "$ids")
 	ip netns exec "$NA" iperf3 -c 198.18.0.2 -t "$DUR" "$@" >/dev/null
-	after=$(prog_stats "$cap")
+	after=$(prog_stats "$ids")
 	wait "$srv" || true
 	kill -INT "$cap"
 	wait "$cap" || true

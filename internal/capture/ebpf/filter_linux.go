@@ -21,7 +21,9 @@ type ebpfBackEnd interface {
 // it, in Go on the delivered frames (same result, more copying).
 type filterPlan struct {
 	kernel asm.Instructions // nil: the kernel keeps every TCP packet
-	user   *filter.Program  // nil: nothing to check in Go
+	// user is the same filter for the delivered frames; it runs in Go only
+	// when kernel is nil or the kernel refused it. nil: no filter.
+	user *filter.Program
 }
 
 // planFilter compiles expr for devices whose frames at TC have link type
@@ -35,16 +37,17 @@ func planFilter(expr string, device, delivered layers.LinkType) (filterPlan, err
 	if err != nil {
 		return filterPlan{}, fmt.Errorf("compile filter %q: %w", expr, err)
 	}
+	var plan filterPlan
 	if be, ok := any(prog).(ebpfBackEnd); ok {
-		insns, err := be.EBPF()
-		if err == nil {
-			return filterPlan{kernel: insns}, nil
+		if insns, err := be.EBPF(); err == nil {
+			plan.kernel = insns
 		}
 	}
+	plan.user = prog
 	if delivered != device {
-		if prog, err = filter.Compile(expr, delivered); err != nil {
+		if plan.user, err = filter.Compile(expr, delivered); err != nil {
 			return filterPlan{}, fmt.Errorf("compile filter %q for link type %d: %w", expr, delivered, err)
 		}
 	}
-	return filterPlan{user: prog}, nil
+	return plan, nil
 }

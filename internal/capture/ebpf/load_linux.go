@@ -244,8 +244,13 @@ func loadWithFallback(opts loadOptions, log *slog.Logger) (*programs, *sharedMap
 	if err == nil || opts.copy != copyDynptr || errors.Is(err, unix.EPERM) {
 		return progs, maps, opts.copy, err
 	}
+	scratch := opts
+	scratch.copy = copyScratch
+	progs, maps, serr := load(scratch)
+	if serr != nil {
+		// Both refused: the cause is not the copy path (a bad filter, say).
+		return nil, nil, opts.copy, err
+	}
 	log.Debug("dynptr copy path refused, using the scratch copy path", "err", err)
-	opts.copy = copyScratch
-	progs, maps, err = load(opts)
-	return progs, maps, copyScratch, err
+	return progs, maps, copyScratch, nil
 }

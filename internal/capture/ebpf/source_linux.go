@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cilium/ebpf/asm"
 	"github.com/cilium/ebpf/ringbuf"
 	"github.com/cilium/ebpf/rlimit"
 	"github.com/vishvananda/netlink"
@@ -182,23 +183,34 @@ func (s *Source) programsFor(l3 bool) (*programs, error) {
 	if err != nil {
 		return nil, err
 	}
-	if plan.user != nil {
-		s.log.Debug("filter runs in user space: the kernel back end cannot take it", "filter", s.cfg.Filter)
-	}
-	s.userFilter[idx] = plan.user
-	opts := loadOptions{l3: l3, copy: s.copy, snaplen: s.snaplen, ringSize: s.ringSize, filter: plan.kernel, maps: s.maps}
-	var progs *programs
-	var maps *sharedMaps
-	if s.maps == nil {
-		progs, maps, s.copy, err = loadWithFallback(opts, s.log)
-	} else {
-		progs, maps, err = load(opts)
+	progs, maps, err := s.load(l3, plan.kernel)
+	if err != nil && plan.kernel != nil && !errors.Is(err, unix.EPERM) {
+		// The kernel refused the compiled filter: filter in Go instead.
+		s.log.Warn("kernel refused the compiled filter; filtering in user space", "filter", s.cfg.Filter, "err", err)
+		plan.kernel = nil
+		progs, maps, err = s.load(l3, nil)
 	}
 	if err != nil {
 		return nil, err
 	}
+	if plan.kernel == nil {
+		s.userFilter[idx] = plan.user
+	}
 	s.maps, s.progs[idx] = maps, progs
 	return progs, nil
+}
+
+// load loads the programs for one kind of device with the kernel filter,
+// creating the shared maps on the first load.
+func (s *Source) load(l3 bool, filter asm.Instructions) (*programs, *sharedMaps, error) {
+	opts := loadOptions{l3: l3, copy: s.copy, snaplen: s.snaplen, ringSize: s.ringSize, filter: filter, maps: s.maps}
+	if s.maps != nil {
+		progs, _, err := load(opts)
+		return progs, s.maps, err
+	}
+	progs, maps, cp, err := loadWithFallback(opts, s.log)
+	s.copy = cp
+	return progs, maps, err
 }
 
 // attach hooks the program onto ifc. Caller holds s.mu or is Open.
