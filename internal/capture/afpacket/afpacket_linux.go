@@ -60,7 +60,7 @@ func OpenTuned(ctx context.Context, cfg capture.Config, t Tuning, log *slog.Logg
 	if err != nil {
 		return nil, err
 	}
-	var prog []bpf.Instruction
+	var prog *compiled
 	if strings.TrimSpace(cfg.Filter) != "" {
 		if prog, err = compileFilter(cfg.Filter, dev.linkType); err != nil {
 			return nil, err
@@ -73,7 +73,7 @@ func OpenTuned(ctx context.Context, cfg capture.Config, t Tuning, log *slog.Logg
 	return s, nil
 }
 
-func open(_ context.Context, cfg capture.Config, t Tuning, dev device, prog []bpf.Instruction, log *slog.Logger) (*source, error) {
+func open(_ context.Context, cfg capture.Config, t Tuning, dev device, prog *compiled, log *slog.Logger) (*source, error) {
 	snaplen := cfg.Snaplen
 	if snaplen <= 0 {
 		snaplen = defaultSnaplen
@@ -82,13 +82,14 @@ func open(_ context.Context, cfg capture.Config, t Tuning, dev device, prog []bp
 	if err != nil {
 		return nil, fmt.Errorf("size the AF_PACKET ring for %s: %w", dev.name, err)
 	}
-	filt, err := buildSocketFilter(prog, dev.loIfindex)
+	var insns []bpf.Instruction
+	var match func([]byte, uint32) bool
+	if prog != nil {
+		insns, match = prog.insns, prog.match
+	}
+	filt, err := buildSocketFilter(insns, dev.loIfindex)
 	if err != nil {
 		return nil, fmt.Errorf("build socket filter for %s: %w", dev.name, err)
-	}
-	match, err := userMatcher(filt.user)
-	if err != nil {
-		return nil, err
 	}
 	s := &source{dev: dev, fd: -1, wakeFD: -1, blockSize: t.BlockSize, blocks: t.RingSize / t.BlockSize, timeout: t.BlockTimeout}
 	s.dec = decoder{linkType: dev.linkType, cooked: dev.cooked, vlanOffset: dev.vlanOffset, loIfindex: dev.loIfindex, snaplen: uint32(snaplen), match: match, matchAll: filt.userAll}

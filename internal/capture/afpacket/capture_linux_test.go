@@ -50,7 +50,7 @@ type capRun struct {
 }
 
 // startCapture opens a source inside namespace ns and runs it until stop.
-func startCapture(t *testing.T, ns *testutil.Netns, cfg capture.Config, tun Tuning, prog []bpf.Instruction) *capRun {
+func startCapture(t *testing.T, ns *testutil.Netns, cfg capture.Config, tun Tuning, prog *compiled) *capRun {
 	t.Helper()
 	r := &capRun{src: openIn(t, ns, cfg, tun, prog), done: make(chan error, 1), rsts: make(chan struct{}, 1024)}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -73,7 +73,7 @@ func startCapture(t *testing.T, ns *testutil.Netns, cfg capture.Config, tun Tuni
 }
 
 // openIn opens a source inside namespace ns; t.Cleanup closes it.
-func openIn(t *testing.T, ns *testutil.Netns, cfg capture.Config, tun Tuning, prog []bpf.Instruction) *source {
+func openIn(t *testing.T, ns *testutil.Netns, cfg capture.Config, tun Tuning, prog *compiled) *source {
 	t.Helper()
 	var src *source
 	err := ns.Do(func() error {
@@ -244,6 +244,9 @@ func readPcap(t *testing.T, path string) (layers.LinkType, []captured) {
 func compareWithTcpdump(t *testing.T, r *capRun, got []captured, td *tcpdump) {
 	t.Helper()
 	td.stopAfter(t, len(got))
+	if !regexp.MustCompile(`(?m)^0 packets dropped by kernel`).MatchString(td.stderr.String()) {
+		t.Fatalf("tcpdump, the reference, lost packets: %s", td.stderr.String())
+	}
 	link, want := readPcap(t, td.path)
 	if r.src.LinkType() != link {
 		t.Errorf("link type %d, tcpdump wrote %d", r.src.LinkType(), link)
@@ -254,7 +257,7 @@ func compareWithTcpdump(t *testing.T, r *capRun, got []captured, td *tcpdump) {
 	// Each socket stamps a packet that carries no timestamp yet itself, so
 	// the clocks agree only closely; bytes and lengths must agree exactly.
 	if diff := cmp.Diff(want, got, cmpopts.IgnoreFields(captured{}, "TSMicros")); diff != "" {
-		t.Fatalf("frames differ from tcpdump's (-tcpdump +afpacket):\n%s", diff)
+		t.Fatalf("frames differ from tcpdump's (-tcpdump +afpacket):\n%s\ntcpdump said:\n%s", diff, td.stderr.String())
 	}
 	for i := range got {
 		if d := got[i].TSMicros - want[i].TSMicros; d < -1e6 || d > 1e6 {
@@ -353,9 +356,23 @@ func TestSnaplenTruncatesLikeTcpdump(t *testing.T) {
 	compareWithTcpdump(t, r, r.stop(t), td)
 }
 
+// withVM pairs a program with x/net/bpf's VM as its userspace interpreter.
+func withVM(t *testing.T, insns []bpf.Instruction) *compiled {
+	t.Helper()
+	vm, err := bpf.NewVM(insns)
+	if err != nil {
+		t.Fatalf("x/net/bpf VM: %v", err)
+	}
+	return &compiled{insns: insns, match: func(data []byte, _ uint32) bool {
+		n, err := vm.Run(data)
+		return err == nil && n > 0
+	}}
+}
+
 // oracleProgram is the classic BPF libpcap compiles for expr on the link
-// type of the pcap file at path (tcpdump -dd -r).
-func oracleProgram(t *testing.T, path, expr string) []bpf.Instruction {
+// type of the pcap file at path (tcpdump -dd -r), interpreted in userspace
+// by x/net/bpf's VM.
+func oracleProgram(t *testing.T, path, expr string) *compiled {
 	t.Helper()
 	out, err := exec.Command("tcpdump", "-dd", "-r", path, expr).Output()
 	if err != nil {
@@ -374,7 +391,7 @@ func oracleProgram(t *testing.T, path, expr string) []bpf.Instruction {
 	if !ok || len(prog) == 0 {
 		t.Fatalf("tcpdump -dd %q gave an unreadable program:\n%s", expr, out)
 	}
-	return prog
+	return withVM(t, prog)
 }
 
 // tcpdumpSelect is what tcpdump -r in.pcap EXPR keeps.
@@ -424,22 +441,35 @@ func TestFiltersSelectLikeTcpdumpOnFiles(t *testing.T) {
 	td := startTcpdump(t, p.b, "-i", p.vethB)
 	cfg := capture.Config{Interface: p.vethB, Snaplen: 65536}
 	sync := startCapture(t, p.b, cfg, Tuning{RingSize: 4 << 20}, nil)
-	filtered := make([]*capRun, len(exprs))
+	// Each expression runs twice: libpcap's program, and bpflow's own
+	// compilation (kernel program plus interpreter).
+	libpcap := make([]*capRun, len(exprs))
+	bpflow := make([]*capRun, len(exprs))
 	for i, expr := range exprs {
-		filtered[i] = startCapture(t, p.b, cfg, Tuning{RingSize: 4 << 20}, oracleProgram(t, empty, expr))
+		libpcap[i] = startCapture(t, p.b, cfg, Tuning{RingSize: 4 << 20}, oracleProgram(t, empty, expr))
+		ours, err := compileFilter(expr, layers.LinkEthernet)
+		if err != nil {
+			t.Fatalf("compile %q: %v", expr, err)
+		}
+		bpflow[i] = startCapture(t, p.b, cfg, Tuning{RingSize: 4 << 20}, ours)
 	}
 	inject(t, p.a, p.vethA, taggedFrames(p))
 	exchange(t, p.a, p.b, p.addrB)
 	sync.waitRSTs(t, 2)
 	td.stopAfter(t, len(sync.stop(t)))
 	for i, expr := range exprs {
-		got := filtered[i].stop(t)
 		want := tcpdumpSelect(t, td.path, expr)
 		if len(want) == 0 {
 			t.Errorf("filter %q: tcpdump selects nothing; the traffic does not exercise it", expr)
 		}
-		if diff := cmp.Diff(want, got, cmpopts.IgnoreFields(captured{}, "TSMicros")); diff != "" {
-			t.Errorf("filter %q: frames differ from tcpdump -r (-tcpdump +afpacket):\n%s", expr, diff)
+		for _, run := range []struct {
+			name string
+			r    *capRun
+		}{{"libpcap's program", libpcap[i]}, {"bpflow's program", bpflow[i]}} {
+			got := run.r.stop(t)
+			if diff := cmp.Diff(want, got, cmpopts.IgnoreFields(captured{}, "TSMicros")); diff != "" {
+				t.Errorf("filter %q, %s: frames differ from tcpdump -r (-tcpdump +afpacket):\n%s", expr, run.name, diff)
+			}
 		}
 	}
 }
@@ -464,7 +494,7 @@ func TestKernelFilterKeepsPacketsOutOfTheRing(t *testing.T) {
 	p := newVethPair(t)
 	cfg := capture.Config{Interface: p.vethB, Snaplen: 65536}
 	sync := startCapture(t, p.b, cfg, Tuning{RingSize: 4 << 20}, nil)
-	none := startCapture(t, p.b, cfg, Tuning{RingSize: 4 << 20}, []bpf.Instruction{bpf.RetConstant{Val: 0}})
+	none := startCapture(t, p.b, cfg, Tuning{RingSize: 4 << 20}, withVM(t, []bpf.Instruction{bpf.RetConstant{Val: 0}}))
 	exchange(t, p.a, p.b, p.addrB)
 	inject(t, p.a, p.vethA, taggedFrames(p))
 	sync.waitRSTs(t, 2)

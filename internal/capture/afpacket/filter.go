@@ -17,11 +17,9 @@ const keepAll = 0x40000
 // in userspace.
 type socketFilter struct {
 	kernel []bpf.RawInstruction
-	// user is the filter for frames the kernel passed unfiltered: those with
-	// an offloaded VLAN tag, or all of them when the program is too long for
-	// the kernel (user == nil: nothing to run).
-	user []bpf.Instruction
-	// userAll: the kernel did not filter at all; run user on every frame.
+	// userAll: the program is too long for the kernel, which then passes
+	// every frame up to be filtered in userspace (otherwise only those with
+	// an offloaded VLAN tag).
 	userAll bool
 }
 
@@ -49,9 +47,9 @@ func buildSocketFilter(prog []bpf.Instruction, loIfindex int32) (socketFilter, e
 		bpf.RetConstant{Val: keepAll},
 	)
 	if len(withVLAN)+len(prog) > maxKernelInsns {
-		return assemble(append(head, bpf.RetConstant{Val: keepAll}), socketFilter{user: prog, userAll: true})
+		return assemble(append(head, bpf.RetConstant{Val: keepAll}), socketFilter{userAll: true})
 	}
-	return assemble(append(withVLAN, prog...), socketFilter{user: prog})
+	return assemble(append(withVLAN, prog...), socketFilter{})
 }
 
 func assemble(insns []bpf.Instruction, f socketFilter) (socketFilter, error) {
@@ -66,18 +64,3 @@ func assemble(insns []bpf.Instruction, f socketFilter) (socketFilter, error) {
 // dropAll stops new packets from entering the ring while it is drained:
 // "ret #0", the opcode BPF_RET|BPF_K with k = 0.
 var dropAll = []bpf.RawInstruction{{Op: 0x06}}
-
-// userMatcher runs prog in userspace. nil prog matches everything.
-func userMatcher(prog []bpf.Instruction) (func(data []byte, wireLen uint32) bool, error) {
-	if prog == nil {
-		return nil, nil
-	}
-	vm, err := bpf.NewVM(prog)
-	if err != nil {
-		return nil, fmt.Errorf("prepare userspace filter: %w", err)
-	}
-	return func(data []byte, _ uint32) bool {
-		n, err := vm.Run(data)
-		return err == nil && n > 0
-	}, nil
-}

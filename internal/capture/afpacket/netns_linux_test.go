@@ -76,7 +76,7 @@ type tcpdump struct {
 func startTcpdump(t *testing.T, ns *testutil.Netns, args ...string) *tcpdump {
 	t.Helper()
 	td := &tcpdump{path: t.TempDir() + "/oracle.pcap", done: make(chan error, 1)}
-	full := append([]string{"netns", "exec", ns.Name, "tcpdump", "-n", "-U", "--immediate-mode", "-Z", "root", "-s", "65536", "-w", td.path}, args...)
+	full := append([]string{"netns", "exec", ns.Name, "tcpdump", "-n", "-U", "--immediate-mode", "-B", "65536", "-Z", "root", "-s", "65536", "-w", td.path}, args...)
 	td.cmd = exec.Command("ip", full...)
 	stderr, err := td.cmd.StderrPipe()
 	if err != nil {

@@ -4,10 +4,11 @@
 package live
 
 import (
+	"cmp"
 	"fmt"
 	"net"
+	"runtime"
 	"slices"
-	"strconv"
 )
 
 // Methods accepted by --capture.
@@ -22,79 +23,76 @@ const errNoDevice = "no suitable device found"
 
 // DefaultInterface returns the interface tcpflow (through libpcap's
 // pcap_lookupdev) captures on when -i is not given: the first entry of
-// pcap_findalldevs once the pseudo-devices are left out, refused if it is a
-// loopback device.
+// pcap_findalldevs, refused if it is a loopback device. On Linux that list
+// holds the "any" pseudo-device, ranked after every running non-loopback
+// interface, so a host (or namespace) without one captures on "any".
 func DefaultInterface() (string, error) {
 	ifs, err := net.Interfaces()
 	if err != nil {
 		return "", fmt.Errorf("list network interfaces for the default capture device: %w", err)
 	}
-	name, ok := pickDefault(ifs)
+	name, ok := pickDefault(ifs, runtime.GOOS == "linux")
 	if !ok {
 		return "", fmt.Errorf("find default capture device: %s", errNoDevice)
 	}
 	return name, nil
 }
 
-// pickDefault orders interfaces by libpcap's figure of merit (a stable sort
-// over the kernel's order, which is the order getifaddrs reports them) and
-// returns the best one unless it is a loopback device.
-func pickDefault(ifs []net.Interface) (string, bool) {
-	if len(ifs) == 0 {
-		return "", false
-	}
-	sorted := slices.Clone(ifs)
-	slices.SortStableFunc(sorted, func(a, b net.Interface) int {
-		ma, mb := figureOfMerit(a), figureOfMerit(b)
-		switch {
-		case ma < mb:
-			return -1
-		case ma > mb:
-			return 1
-		}
-		return 0
-	})
-	best := sorted[0]
-	if best.Flags&net.FlagLoopback != 0 {
-		return "", false
-	}
-	return best.Name, true
+// candidate is a pcap_findalldevs entry: a name and its figure of merit.
+type candidate struct {
+	name     string
+	merit    uint32
+	loopback bool
 }
 
-// figureOfMerit mirrors libpcap 1.10's ranking: lower is better. The number at
-// the end of the name is the base (eth0 before eth1); not running, not up,
-// disconnected and loopback each push a device behind all better ones.
-// libpcap learns "disconnected" from ETHTOOL_GLINK, which reports the carrier;
-// the carrier is what IFF_RUNNING reflects, so !running stands for it.
-func figureOfMerit(ifc net.Interface) uint32 {
-	n := trailingNumber(ifc.Name)
-	running := ifc.Flags&net.FlagRunning != 0
+// Figure-of-merit bits of libpcap 1.10 (lower sorts first).
+const (
+	meritNotRunning   = 0x80000000
+	meritNotUp        = 0x40000000
+	meritDisconnected = 0x20000000
+	meritLoopback     = 0x10000000
+	meritAny          = 0x08000000
+)
+
+// pickDefault orders the interfaces as pcap_findalldevs does (a stable sort
+// by figure of merit over the kernel's ifindex order, which is the order
+// getifaddrs reports them) and returns the first unless it is loopback.
+func pickDefault(ifs []net.Interface, withAny bool) (string, bool) {
+	cands := make([]candidate, 0, len(ifs)+1)
+	for _, ifc := range ifs {
+		cands = append(cands, candidate{ifc.Name, figureOfMerit(ifc.Flags), ifc.Flags&net.FlagLoopback != 0})
+	}
+	if withAny {
+		cands = append(cands, candidate{name: "any", merit: meritAny})
+	}
+	if len(cands) == 0 {
+		return "", false
+	}
+	best := slices.MinFunc(cands, func(a, b candidate) int { return cmp.Compare(a.merit, b.merit) })
+	if best.loopback {
+		return "", false
+	}
+	return best.name, true
+}
+
+// figureOfMerit is libpcap 1.10's get_figure_of_merit. libpcap learns
+// "disconnected" from ETHTOOL_GLINK, the carrier state, which is also what
+// IFF_RUNNING reflects; loopback devices have no connection status.
+func figureOfMerit(flags net.Flags) uint32 {
+	var n uint32
+	running := flags&net.FlagRunning != 0
+	loopback := flags&net.FlagLoopback != 0
 	if !running {
-		n |= 0x80000000
+		n |= meritNotRunning
 	}
-	if ifc.Flags&net.FlagUp == 0 {
-		n |= 0x40000000
+	if flags&net.FlagUp == 0 {
+		n |= meritNotUp
 	}
-	loopback := ifc.Flags&net.FlagLoopback != 0
 	if !running && !loopback {
-		n |= 0x20000000
+		n |= meritDisconnected
 	}
 	if loopback {
-		n |= 0x10000000
+		n |= meritLoopback
 	}
 	return n
-}
-
-// trailingNumber is the decimal number a name ends with (0 if none), kept
-// below the flag bits as libpcap's atoi result effectively is for real names.
-func trailingNumber(name string) uint32 {
-	i := len(name)
-	for i > 0 && name[i-1] >= '0' && name[i-1] <= '9' {
-		i--
-	}
-	v, err := strconv.ParseUint(name[i:], 10, 28)
-	if err != nil {
-		return 0
-	}
-	return uint32(v)
 }
