@@ -103,7 +103,7 @@ func scanAndCheck(t *testing.T, data []byte) {
 	h := &HTTP{Options: Options{MaxInflate: limit}}
 	var report bytes.Buffer
 	flowPath := filepath.Join(dir, "flow")
-	if err := h.Scan(context.Background(), FlowInfo{Path: flowPath}, data, &report); err != nil {
+	if err := h.Scan(context.Background(), &Buffer{Flow: FlowInfo{Path: flowPath}, Data: data}, &report); err != nil {
 		t.Fatal(err)
 	}
 	rep := report.String()

@@ -20,15 +20,19 @@ const minHTTPSize = 80
 // HTTP is tcpflow's http scanner: every response body in a flow that starts
 // with "HTTP/1." goes to <flow>-HTTPBODY-NNN[.ext], inflated unless -Z, and
 // report.xml gets a <byte_runs> block listing the bodies.
+// An HTTP scanner reuses its buffers between flows: it is not safe for
+// concurrent use (a Runner runs scanners one flow at a time).
 type HTTP struct {
 	Options Options
+	scratch *httpScratch
 }
 
 // Name implements Scanner.
 func (*HTTP) Name() string { return "http" }
 
 // Scan implements Scanner.
-func (h *HTTP) Scan(ctx context.Context, flow FlowInfo, data []byte, report *bytes.Buffer) error {
+func (h *HTTP) Scan(ctx context.Context, buf *Buffer, report *bytes.Buffer) error {
+	flow, data := buf.Flow, buf.Data
 	if len(data) < minHTTPSize || !bytes.HasPrefix(data, []byte("HTTP/1.")) {
 		return nil
 	}
@@ -210,11 +214,13 @@ func (m *httpMessages) writeBody() (int64, error) {
 	if len(m.pieces) == 0 {
 		return 0, nil
 	}
-	w := bufio.NewWriterSize(m.file, 64<<10)
+	sc := m.scanner.scratchSpace()
+	w := sc.out
+	w.Reset(m.file)
 	var n int64
 	var err error
 	if m.inflate {
-		n, err = m.inflateBody(w)
+		n, err = m.inflateBody(w, sc)
 	} else {
 		for _, p := range m.pieces {
 			var k int
@@ -228,6 +234,7 @@ func (m *httpMessages) writeBody() (int64, error) {
 	if ferr := w.Flush(); err == nil && ferr != nil {
 		err = ferr
 	}
+	w.Reset(nil)
 	if err != nil {
 		return n, fmt.Errorf("write http body file %s: %w", m.path, err)
 	}
@@ -239,13 +246,10 @@ func (m *httpMessages) writeBody() (int64, error) {
 // deflate body, which 1.6.1 cannot decode. Output stops at MaxInflate. A
 // stream that cannot be decoded is reported through Warn; what was decoded
 // before the problem is kept.
-func (m *httpMessages) inflateBody(w io.Writer) (int64, error) {
-	readers := make([]io.Reader, len(m.pieces))
-	for i, p := range m.pieces {
-		readers[i] = bytes.NewReader(p)
-	}
-	src := bufio.NewReader(io.MultiReader(readers...))
-	dec, err := newDecoder(src, m.rawDeflate)
+func (m *httpMessages) inflateBody(w io.Writer, sc *httpScratch) (int64, error) {
+	sc.pieces.rest = m.pieces
+	sc.in.Reset(&sc.pieces)
+	dec, err := sc.decoder(m.rawDeflate)
 	if err != nil {
 		m.scanner.Options.warn("http: %s: cannot decompress body: %v", m.path, err)
 		return 0, nil
@@ -254,7 +258,7 @@ func (m *httpMessages) inflateBody(w io.Writer) (int64, error) {
 	if limit <= 0 {
 		limit = DefaultMaxInflate
 	}
-	n, err := copyBody(w, io.LimitReader(dec, limit))
+	n, err := copyBody(w, io.LimitReader(dec, limit), sc.copy)
 	if err != nil {
 		var we *writeError
 		if errors.As(err, &we) {
@@ -275,23 +279,78 @@ func (m *httpMessages) inflateBody(w io.Writer) (int64, error) {
 // errNotCompressed: the body starts with neither a gzip nor a zlib header.
 var errNotCompressed = errors.New("no gzip or zlib header")
 
-// newDecoder picks the decoder for a compressed body by its first bytes, as
+// httpScratch holds the buffers and decoders reused from body to body, so a
+// flow with many bodies does not allocate them again each time.
+type httpScratch struct {
+	out    *bufio.Writer
+	in     *bufio.Reader
+	pieces piecesReader
+	copy   []byte
+	gz     *gzip.Reader
+	zl     io.ReadCloser
+	fl     io.ReadCloser
+}
+
+func (h *HTTP) scratchSpace() *httpScratch {
+	if h.scratch == nil {
+		h.scratch = &httpScratch{
+			out:  bufio.NewWriterSize(nil, 64<<10),
+			in:   bufio.NewReaderSize(nil, 32<<10),
+			copy: make([]byte, 32<<10),
+		}
+	}
+	return h.scratch
+}
+
+// decoder picks the decoder for the body in sc.in by its first bytes, as
 // zlib's automatic header detection does; rawDeflate allows a headerless
 // deflate stream (what many servers send for Content-Encoding: deflate).
-func newDecoder(src *bufio.Reader, rawDeflate bool) (io.Reader, error) {
-	head, _ := src.Peek(2)
+func (sc *httpScratch) decoder(rawDeflate bool) (io.Reader, error) {
+	head, _ := sc.in.Peek(2)
 	switch {
 	case len(head) == 2 && head[0] == 0x1f && head[1] == 0x8b:
 		// All members of a multi-member gzip body are decoded (RFC 1952);
 		// 1.6.1 writes none of them.
-		return gzip.NewReader(src)
+		if sc.gz == nil {
+			var err error
+			sc.gz, err = gzip.NewReader(sc.in)
+			return sc.gz, err
+		}
+		return sc.gz, sc.gz.Reset(sc.in)
 	case len(head) == 2 && head[0]&0x0f == 8 && (uint(head[0])<<8|uint(head[1]))%31 == 0:
-		return zlib.NewReader(src)
+		if sc.zl == nil {
+			var err error
+			sc.zl, err = zlib.NewReader(sc.in)
+			if err != nil {
+				sc.zl = nil
+			}
+			return sc.zl, err
+		}
+		return sc.zl, sc.zl.(zlib.Resetter).Reset(sc.in, nil)
 	}
 	if !rawDeflate {
 		return nil, errNotCompressed
 	}
-	return flate.NewReader(src), nil
+	if sc.fl == nil {
+		sc.fl = flate.NewReader(sc.in)
+		return sc.fl, nil
+	}
+	return sc.fl, sc.fl.(flate.Resetter).Reset(sc.in, nil)
+}
+
+// piecesReader reads body pieces one after the other without copying them.
+type piecesReader struct{ rest [][]byte }
+
+func (r *piecesReader) Read(p []byte) (int, error) {
+	for len(r.rest) > 0 && len(r.rest[0]) == 0 {
+		r.rest = r.rest[1:]
+	}
+	if len(r.rest) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p, r.rest[0])
+	r.rest[0] = r.rest[0][n:]
+	return n, nil
 }
 
 type writeError struct{ err error }
@@ -300,8 +359,7 @@ func (e *writeError) Error() string { return e.err.Error() }
 
 // copyBody copies r to w, telling write errors (fatal) from read errors
 // (a corrupt compressed stream, reported and tolerated).
-func copyBody(w io.Writer, r io.Reader) (int64, error) {
-	buf := make([]byte, 32<<10)
+func copyBody(w io.Writer, r io.Reader, buf []byte) (int64, error) {
 	var n int64
 	for {
 		k, rerr := r.Read(buf)

@@ -3,7 +3,6 @@ package scan
 import (
 	"bytes"
 	"context"
-	"crypto/md5"
 	"encoding/hex"
 )
 
@@ -14,8 +13,8 @@ type MD5 struct{}
 func (MD5) Name() string { return "md5" }
 
 // Scan implements Scanner.
-func (MD5) Scan(_ context.Context, _ FlowInfo, data []byte, report *bytes.Buffer) error {
-	sum := md5.Sum(data)
+func (MD5) Scan(_ context.Context, buf *Buffer, report *bytes.Buffer) error {
+	sum := buf.MD5()
 	report.WriteString("<hashdigest type='MD5'>")
 	report.WriteString(hex.EncodeToString(sum[:]))
 	report.WriteString("</hashdigest>")

@@ -26,13 +26,31 @@ type FlowInfo struct {
 	Start, End time.Time
 }
 
+// Buffer is a closed flow's bytes as the scanners see them.
+type Buffer struct {
+	Flow FlowInfo
+	// Data is the whole flow file.
+	Data []byte
+	md5  [md5.Size]byte
+	// hasMD5: md5 holds Data's digest (the Runner computes it once for its
+	// duplicate check and the md5 scanner reuses it).
+	hasMD5 bool
+}
+
+// MD5 returns the digest of Data.
+func (b *Buffer) MD5() [md5.Size]byte {
+	if !b.hasMD5 {
+		b.md5, b.hasMD5 = md5.Sum(b.Data), true
+	}
+	return b.md5
+}
+
 // Scanner is one post-processing scanner run on a closed flow's bytes.
 type Scanner interface {
 	// Name is the scanner's -e/-x name.
 	Name() string
-	// Scan examines data (the whole flow file) and appends the scanner's
-	// report.xml text to report.
-	Scan(ctx context.Context, flow FlowInfo, data []byte, report *bytes.Buffer) error
+	// Scan examines buf and appends the scanner's report.xml text to report.
+	Scan(ctx context.Context, buf *Buffer, report *bytes.Buffer) error
 }
 
 // Options are the settings scanners take from the command line.
@@ -109,7 +127,8 @@ func (r *Runner) Process(ctx context.Context, flow FlowInfo) (string, error) {
 }
 
 func (r *Runner) processBytes(ctx context.Context, flow FlowInfo, data []byte) (string, error) {
-	sum := md5.Sum(data)
+	buf := &Buffer{Flow: flow, Data: data}
+	sum := buf.MD5()
 	_, seenBefore := r.seen[sum]
 	r.seen[sum] = struct{}{}
 	if seenBefore || isRepeatedNgram(data) {
@@ -117,7 +136,7 @@ func (r *Runner) processBytes(ctx context.Context, flow FlowInfo, data []byte) (
 	}
 	var report bytes.Buffer
 	for _, s := range r.scanners {
-		if err := s.Scan(ctx, flow, data, &report); err != nil {
+		if err := s.Scan(ctx, buf, &report); err != nil {
 			return report.String(), fmt.Errorf("scanner %s on %s: %w", s.Name(), flow.Path, err)
 		}
 	}
