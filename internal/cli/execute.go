@@ -6,8 +6,10 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/bpflow/bpflow/internal/capture"
 	"github.com/bpflow/bpflow/internal/capture/live"
@@ -16,6 +18,7 @@ import (
 	"github.com/bpflow/bpflow/internal/layers"
 	"github.com/bpflow/bpflow/internal/output"
 	"github.com/bpflow/bpflow/internal/pcapfile"
+	"github.com/bpflow/bpflow/internal/scan"
 )
 
 // warnTooManyFiles is tcpflow's WARN_TOO_MANY_FILES.
@@ -31,6 +34,7 @@ type session struct {
 	expr     string
 	tdelta   int64
 	demux    bool
+	wifiviz  bool
 	programs map[layers.LinkType]*filter.Program
 	// stopped is set once a signal asked for an orderly end.
 	stopped bool
@@ -39,12 +43,13 @@ type session struct {
 // errFatal marks an error already reported; the run ends with status 1.
 var errFatal = errors.New("fatal error already reported")
 
-func (r *run) execute(c *config, operands []string, demux bool) int {
+func (r *run) execute(c *config, operands []string, scanners []string) int {
 	reportFile := c.reportFile
 	if reportFile == "" {
 		reportFile = c.outdir + "/report.xml"
 	}
-	s := &session{run: r, c: c, demux: demux}
+	s := &session{run: r, c: c, demux: slices.Contains(scanners, "tcpdemux"),
+		wifiviz: slices.Contains(scanners, "wifiviz")}
 	if c.trailingList {
 		c.rfiles = append(c.rfiles, operands...)
 	} else {
@@ -79,7 +84,7 @@ func (r *run) execute(c *config, operands []string, demux bool) int {
 		r.prefix = r.prog
 	}
 	r.logf(10, "%s version %s ", "TCPFLOW", "1.6.1")
-	s.setup()
+	s.setup(scanners)
 	code := s.inputs()
 	if code < 0 {
 		// fatal: tcpflow exits leaving the report unterminated
@@ -122,7 +127,7 @@ func strerror(err error) string {
 	return strings.ToUpper(s[:1]) + s[1:]
 }
 
-func (s *session) setup() {
+func (s *session) setup(scanners []string) {
 	c := s.c
 	namer := output.Namer{Template: c.template, OutDir: c.outdir}
 	warn := func(msg string) { s.errln(msg) }
@@ -138,6 +143,15 @@ func (s *session) setup() {
 			DebugLevel: c.debug, Debugf: s.tracef}
 		if c.index {
 			s.sink.Index = &output.Index{Warn: warn}
+		}
+		if c.sel.PostProcessing {
+			runner := scan.NewRunner(scanners, scan.Options{NoDecompress: c.noDecompress, Warn: warn})
+			if runner.Active() {
+				s.sink.Scan = func(f *flow.Flow) (string, error) {
+					return runner.Process(s.ctx, scan.FlowInfo{Path: f.Name,
+						Start: time.Unix(0, f.Start).UTC(), End: time.Unix(0, f.Last).UTC()})
+				}
+			}
 		}
 	}
 	s.eng = flow.New(flow.Config{
@@ -383,6 +397,7 @@ func (s *session) finish() error {
 			TotalFlows:   s.eng.FlowsCreated(),
 			FlowMapSize:  flowMap,
 			TotalPackets: s.eng.Packets,
+			SSIDs:        s.wifiviz,
 		})
 		if err != nil {
 			s.die(err.Error())

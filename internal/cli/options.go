@@ -6,6 +6,7 @@ import (
 
 	"github.com/bpflow/bpflow/internal/flow"
 	"github.com/bpflow/bpflow/internal/output"
+	"github.com/bpflow/bpflow/internal/scan"
 )
 
 // tcpflowShorts is tcpflow 1.6.1's getopt string.
@@ -25,9 +26,6 @@ var longOptions = []longOpt{
 	{"attach", requiredArg, 0},
 	{"ring-size", requiredArg, 0},
 }
-
-// scannerNames are the scanners tcpflow 1.6.1 has built in.
-var scannerNames = []string{"md5", "http", "netviz", "tcpdemux", "wifiviz"}
 
 // config is the command line after tcpflow's option loop.
 type config struct {
@@ -52,10 +50,10 @@ type config struct {
 	unkPackets   string
 	quiet        bool
 	index        bool
-	postProc     bool
 	promisc      bool
-	// scannerCmds are -e/-x/-E in order ("+name", "-name", "=name").
-	scannerCmds []string
+	// sel collects -a -e -x -E -FM; tcpflow resolves them after parsing.
+	sel          scan.Selection
+	noDecompress bool
 	// unsupported lists options recognised but not implemented yet, in
 	// order; the first one fails the run after -h/-H had their say.
 	unsupported                                                      []string
@@ -168,8 +166,7 @@ func (r *run) shortOption(c *config, o option) *earlyExit {
 	arg := o.Arg
 	switch o.Short {
 	case 'a':
-		c.postProc = true
-		c.unsupported = append(c.unsupported, "-a")
+		c.sel.All()
 	case 'A':
 		r.errln("-AH has been deprecated. Just use -a")
 	case 'b':
@@ -198,16 +195,18 @@ func (r *run) shortOption(c *config, o option) *earlyExit {
 		c.consoleOpts.Hex = true
 		c.consoleOpts.Strip = false
 	case 'E':
-		c.scannerCmds = append(c.scannerCmds, "="+arg)
+		c.sel.Only(arg)
 	case 'e':
-		c.scannerCmds = append(c.scannerCmds, "+"+arg)
-		c.postProc = true
+		c.sel.Enable(arg)
 	case 'F':
 		var bad []byte
 		var noStore, md5 bool
 		c.template, noStore, md5, bad = output.ApplyF(c.template, arg)
 		c.noStore = c.noStore || noStore
-		_ = md5 // -FM sets a flag nothing reads in 1.6.1 (quirk Q5)
+		if md5 {
+			// only effective with post-processing (-a/-e): quirk Q5
+			c.sel.MD5 = true
+		}
 		for _, b := range bad {
 			r.errln("-F invalid format specification '" + string(b) + "'")
 		}
@@ -266,13 +265,13 @@ func (r *run) shortOption(c *config, o option) *earlyExit {
 	case 'w':
 		c.unkPackets = arg
 	case 'x':
-		c.scannerCmds = append(c.scannerCmds, "-"+arg)
+		c.sel.Disable(arg)
 	case 'X':
 		c.reportFile = arg
 	case 'z':
 		c.chroot = arg
 	case 'Z':
-		// gzip decompression of HTTP bodies: only matters to the http scanner
+		c.noDecompress = true
 	case 'H':
 		c.scanH++
 	case 'h':

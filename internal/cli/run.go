@@ -116,13 +116,14 @@ func (r *run) main(argv []string) int {
 		r.usage(c.help)
 		return 0
 	}
-	if c.postProc && c.noStore {
-		r.errln("ERROR: post_processing currently requires storing output.")
+	if err := c.sel.Check(!c.noStore); err != nil {
+		r.errln("ERROR: " + err.Error())
 		return 1
 	}
-	demux, code, ok := r.scanners(c)
-	if !ok {
-		return code
+	scanners, err := c.sel.Resolve()
+	if err != nil {
+		r.errln(err.Error())
+		return 1
 	}
 	if len(c.unsupported) > 0 {
 		return r.die("option " + c.unsupported[0] + " is not supported yet")
@@ -130,7 +131,7 @@ func (r *run) main(argv []string) int {
 	if c.dumpFilter != "" {
 		return r.dumpFilter(c, operands)
 	}
-	return r.execute(c, operands, demux)
+	return r.execute(c, operands, scanners)
 }
 
 // linkTypeNames are the --linktype names bpflow accepts besides numbers
@@ -175,44 +176,4 @@ func (r *run) usage(level int) {
 		text = strings.Replace(usageLongText, "{{MAXFDS}}", strconv.Itoa(dtableSize()), 1)
 	}
 	_, _ = io.WriteString(r.stdout, strings.Replace(text, "{{PROG}}", r.prog, 1))
-}
-
-// scanners applies -e/-x/-E in order. It reports whether the flow engine
-// (the tcpdemux scanner) stays enabled. Scanners other than tcpdemux belong
-// to a later issue.
-func (r *run) scanners(c *config) (demux bool, code int, ok bool) {
-	enabled := map[string]bool{"tcpdemux": true}
-	known := func(name string) bool {
-		if name == "all" {
-			return true
-		}
-		for _, n := range scannerNames {
-			if n == name {
-				return true
-			}
-		}
-		return false
-	}
-	for _, cmd := range c.scannerCmds {
-		name := cmd[1:]
-		if !known(name) {
-			r.errln("Invalid scanner name '" + name + "'")
-			return false, 1, false
-		}
-		switch cmd[0] {
-		case '=':
-			enabled = map[string]bool{name: true}
-		case '+':
-			enabled[name] = true
-		case '-':
-			delete(enabled, name)
-		}
-	}
-	for name := range enabled {
-		if name != "tcpdemux" && c.postProc {
-			r.errln(r.prefix + ": scanner " + name + " is not supported yet")
-			return false, 1, false
-		}
-	}
-	return enabled["tcpdemux"] || enabled["all"], 0, true
 }

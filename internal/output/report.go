@@ -31,6 +31,9 @@ type Summary struct {
 	TotalFlows            uint64
 	FlowMapSize           int
 	TotalPackets          uint64
+	// SSIDs is set when the wifiviz scanner is enabled: it adds its (empty)
+	// SSID list to the summary.
+	SSIDs bool
 }
 
 // CreateReport truncates path and writes the header up to the opening of
@@ -147,8 +150,9 @@ func ISO8601(ns int64) string {
 	return s + "Z"
 }
 
-// FileObject writes one flow's entry and flushes it.
-func (r *Report) FileObject(f *flow.Flow) error {
+// FileObject writes one flow's entry, with extra (scanner output) on its
+// own line after the <tcpflow/> element, and flushes it.
+func (r *Report) FileObject(f *flow.Flow, extra string) error {
 	w := r.w
 	w.WriteString("    <fileobject>\n")
 	if f.Name != "" {
@@ -181,6 +185,9 @@ func (r *Report) FileObject(f *flow.Flow) error {
 		fmt.Fprintf(&a, "caplen='%d' ", f.CapLen)
 	}
 	w.WriteString("      <tcpflow " + a.String() + "/>\n")
+	if extra != "" {
+		w.WriteString("      " + extra + "\n")
+	}
 	w.WriteString("    </fileobject>\n")
 	return r.flush()
 }
@@ -196,7 +203,11 @@ func (r *Report) flush() error {
 func (r *Report) Finish(s Summary) error {
 	w := r.w
 	w.WriteString("  </configuration>\n")
-	w.WriteString("  <summary />\n")
+	if s.SSIDs {
+		w.WriteString("  <summary><ssids>\n</ssids>\n</summary>\n")
+	} else {
+		w.WriteString("  <summary />\n")
+	}
 	elem(w, 2, "open_fds_at_end", strconv.Itoa(s.OpenFDs))
 	elem(w, 2, "max_open_flows", strconv.Itoa(s.MaxOpenFlows))
 	elem(w, 2, "total_flows", strconv.FormatUint(s.TotalFlows, 10))

@@ -20,6 +20,9 @@ type Sink struct {
 	Debugf func(level int, format string, args ...any)
 	// Index writes -I .findx lines when non-nil.
 	Index *Index
+	// Scan is tcpflow's post-processing (-a, -e): it runs on a closed flow's
+	// file and returns the text for its report entry. Nil: none.
+	Scan func(f *flow.Flow) (string, error)
 }
 
 var _ flow.Sink = (*Sink)(nil)
@@ -66,8 +69,16 @@ func (s *Sink) CloseFlow(f *flow.Flow) error {
 	if s.Index != nil {
 		s.Index.Close(f)
 	}
+	var extra string
+	if s.Scan != nil && f.Name != "" && f.LastByte > 0 {
+		text, err := s.Scan(f)
+		if err != nil {
+			s.Debugf(1, "%s", err.Error())
+		}
+		extra = text
+	}
 	if s.Report != nil {
-		return s.Report.FileObject(f)
+		return s.Report.FileObject(f, extra)
 	}
 	return nil
 }
