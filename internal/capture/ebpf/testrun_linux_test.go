@@ -14,6 +14,7 @@ import (
 	"github.com/cilium/ebpf/ringbuf"
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/bpflow/bpflow/internal/layers"
 	"github.com/bpflow/bpflow/internal/testutil"
 	pb "github.com/bpflow/bpflow/internal/testutil/pktbuild"
 )
@@ -354,5 +355,37 @@ func TestSnaplen(t *testing.T) {
 	}
 	if !bytes.Equal(data, frame[:100]) || r.flags&flagTrunc == 0 || r.wireLen != uint32(len(frame)) {
 		t.Errorf("snaplen 100: got %d bytes, flags %#x, wire %d; want the first 100, TRUNC, wire %d", len(data), r.flags, r.wireLen, len(frame))
+	}
+}
+
+// TestKernelFilterAgreesWithInterpreter splices the filter package's eBPF
+// back end into the program and checks, on every TCP test frame, that the
+// kernel keeps a frame exactly when the filter's interpreter (checked
+// against tcpdump in the filter package) matches it.
+func TestKernelFilterAgreesWithInterpreter(t *testing.T) {
+	exprs := []string{
+		"tcp port 80", "tcp dst port 80 and src port 40000", "host 192.0.2.1", "ip6", "ip", "vlan",
+		"vlan 42 and tcp", "tcp[13] & 2 != 0", "greater 100", "less 80", "net 198.51.100.0/24", "not port 40000",
+	}
+	for _, expr := range exprs {
+		plan, err := planFilter(expr, layers.LinkEthernet, layers.LinkEthernet)
+		if err != nil {
+			t.Fatalf("%q: %v", expr, err)
+		}
+		if plan.kernel == nil {
+			t.Skip("the filter package has no eBPF back end yet")
+		}
+		for _, cp := range []copyPath{copyDynptr, copyScratch} {
+			h := newHarness(t, loadOptions{copy: cp, filter: plan.kernel})
+			for _, c := range frameCases() {
+				recs, cnt := h.run(t, c.frame, false, 1)
+				if cnt.Tcp != 1 {
+					continue
+				}
+				if want := plan.user.Match(c.frame, uint32(len(c.frame))); want != (len(recs) == 1) {
+					t.Errorf("%s, %q on %s: kernel kept %d records, interpreter says match=%v", cp, expr, c.name, len(recs), want)
+				}
+			}
+		}
 	}
 }
