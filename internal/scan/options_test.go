@@ -304,3 +304,62 @@ func TestSelection(t *testing.T) {
 		}
 	}
 }
+
+var summaryArgs = [][]string{{}, {"-e", "wifiviz"}, {"-a"}, {"-a", "-x", "wifiviz"}}
+
+// TestSummaryConformance records the <summary> text tcpflow writes for
+// summaryArgs (testdata/scan/summary.txt).
+func TestSummaryConformance(t *testing.T) {
+	needTCPFlow(t)
+	pcap := oracle.Exchange{Request: []byte(caseRequest), Response: httpCases[0].response}.PCAP()
+	var b strings.Builder
+	for _, args := range summaryArgs {
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, "c.pcap"), pcap, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := oracle.Run(dir, append(slices.Clone(args), "-o", ".", "-r", "c.pcap")...); err != nil {
+			t.Fatal(err)
+		}
+		report, err := os.ReadFile(filepath.Join(dir, "report.xml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		rest := string(report)
+		after := rest[strings.LastIndex(rest, "  </configuration>\n")+len("  </configuration>\n"):]
+		summary, _, _ := strings.Cut(after, "  <open_fds_at_end>")
+		fmt.Fprintf(&b, "%q %q\n", args, summary)
+	}
+	checkGolden(t, "summary.txt", []byte(b.String()))
+}
+
+func TestSummaryXML(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(goldenRoot, "summary.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+	if len(lines) != len(summaryArgs) {
+		t.Fatalf("summary.txt has %d lines for %d argument sets", len(lines), len(summaryArgs))
+	}
+	for i, args := range summaryArgs {
+		var s Selection
+		switch {
+		case len(args) == 0:
+		case args[0] == "-a":
+			s.All()
+			if len(args) == 3 {
+				s.Disable(args[2])
+			}
+		default:
+			s.Enable(args[1])
+		}
+		on, err := s.Resolve()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := fmt.Sprintf("%q %q", args, SummaryXML(on)); got != lines[i] {
+			t.Errorf("tcpflow: %s\nbpflow:  %s", lines[i], got)
+		}
+	}
+}

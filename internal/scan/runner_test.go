@@ -134,3 +134,49 @@ func TestRunnerGolden(t *testing.T) {
 		t.Errorf("files differ from tcpflow's (-tcpflow +bpflow):\n%s", diff)
 	}
 }
+
+// TestSampleAgainstTCPFlow runs tcpflow -a on the real capture in
+// testdata/sample, then bpflow's Runner on tcpflow's flow files in the same
+// order, and expects tcpflow's report text and body files.
+func TestSampleAgainstTCPFlow(t *testing.T) {
+	needTCPFlow(t)
+	abs, err := filepath.Abs("../../testdata/sample/http.pcap")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if _, err := oracle.Run(dir, "-a", "-o", "out", "-r", abs); err != nil {
+		t.Fatal(err)
+	}
+	frags, err := oracle.Fragments(filepath.Join(dir, "out", "report.xml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tcpflow := readDir(t, filepath.Join(dir, "out"))
+	for _, name := range []string{"report.xml", "report.pdf"} {
+		delete(tcpflow, name)
+	}
+
+	t.Chdir(t.TempDir())
+	if err := os.Mkdir("out", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	r := NewRunner([]string{"md5", "http", "netviz", "tcpdemux", "wifiviz"}, Options{})
+	var got []oracle.Fragment
+	for _, f := range frags {
+		if err := os.WriteFile(filepath.Join("out", f.Name), tcpflow[f.Name], 0o644); err != nil {
+			t.Fatal(err)
+		}
+		text, err := r.Process(context.Background(), FlowInfo{Path: "out/" + f.Name})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, oracle.Fragment{Name: f.Name, Text: text})
+	}
+	if diff := cmp.Diff(fragmentsText(frags), fragmentsText(got)); diff != "" {
+		t.Errorf("report text differs (-tcpflow +bpflow):\n%s", diff)
+	}
+	if diff := cmp.Diff(tcpflow, readDir(t, "out")); diff != "" {
+		t.Errorf("files differ (-tcpflow +bpflow):\n%s", diff)
+	}
+}

@@ -134,3 +134,13 @@ func (s *Selection) Resolve() ([]string, error) {
 	}
 	return out, nil
 }
+
+// SummaryXML is report.xml's summary line(s) for the enabled scanners, with
+// the indent and final newline: wifiviz, when enabled (as by -a), writes an
+// empty SSID list there.
+func SummaryXML(enabled []string) string {
+	if slices.Contains(enabled, "wifiviz") {
+		return "  <summary><ssids>\n</ssids>\n</summary>\n"
+	}
+	return "  <summary />\n"
+}
