@@ -83,7 +83,10 @@ func (g *gen) binop(op string, a0, a1 *arthCode) *arthCode {
 	g.freeReg(a1.reg)
 	r := g.allocReg()
 	s = append(s, stmt{opST, r})
-	return &arthCode{stmts: s, checks: andChecks(a0.checks, a1.checks), reg: r}
+	// libpcap 1.10.3's gen_arth keeps only the left operand's protocol checks:
+	// in "len ^ udp[2:2] > 0" the packet need not be UDP. Matching libpcap
+	// means keeping that quirk.
+	return &arthCode{stmts: s, checks: a0.checks, reg: r}
 }
 
 var loadSizes = map[uint32]uint16{1: szB, 2: szH, 4: szW}

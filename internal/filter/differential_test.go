@@ -285,15 +285,7 @@ func vmAnswer(expr string, cf loadedFile, want string) (string, string, error) {
 // TestOracleDrift re-derives tcpdump's answers where tcpdump is installed, so
 // the committed expected.tsv cannot silently stop being libpcap's output.
 func TestOracleDrift(t *testing.T) {
-	if _, err := exec.LookPath("tcpdump"); err != nil {
-		if os.Getenv("BPFLOW_REQUIRE_TCPDUMP") == "1" {
-			t.Fatalf("tcpdump is required (BPFLOW_REQUIRE_TCPDUMP=1): %v", err)
-		}
-		t.Skipf("tcpdump not installed: %v", err)
-	}
-	if testing.Short() {
-		t.Skip("runs tcpdump once per (file, expression); skipped with -short")
-	}
+	requireTcpdump(t)
 	want := loadExpected(t)
 	exprs := readExpressions(t)
 	for _, cf := range loadCorpus(t) {
@@ -321,5 +313,19 @@ func TestCorpusUpToDate(t *testing.T) {
 		if err != nil || !bytes.Equal(a, b) {
 			t.Errorf("%s.pcap is stale or missing (run go test -run TestDifferential -update): %v", cf.name, err)
 		}
+	}
+}
+
+// requireTcpdump skips without tcpdump, unless BPFLOW_REQUIRE_TCPDUMP=1.
+func requireTcpdump(t *testing.T) {
+	t.Helper()
+	if _, err := exec.LookPath("tcpdump"); err != nil {
+		if os.Getenv("BPFLOW_REQUIRE_TCPDUMP") == "1" {
+			t.Fatalf("tcpdump is required (BPFLOW_REQUIRE_TCPDUMP=1): %v", err)
+		}
+		t.Skipf("tcpdump not installed: %v", err)
+	}
+	if testing.Short() {
+		t.Skip("runs tcpdump once per (file, expression); skipped with -short")
 	}
 }

@@ -168,4 +168,3 @@ func matchSet(answer string) map[int]bool {
 	}
 	return set
 }
-

@@ -231,6 +231,8 @@ func parseMAC(w string) ([6]byte, bool) {
 			}
 			hexes += strings.Repeat("0", 2-len(p)) + p
 		}
+	case len(w) == 12 && isHex(w): // flex's MAC rule wins over NUM at equal length
+		hexes = w
 	case strings.Count(w, ".") == 2 && len(w) == 14:
 		for _, p := range strings.Split(w, ".") {
 			if len(p) != 4 || !isHex(p) {

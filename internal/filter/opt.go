@@ -183,12 +183,15 @@ func intersect(sets [][]edgeFact) []edgeFact {
 	return out
 }
 
-// evalBlock computes the value a block's jump tests, symbolically: packet
-// loads become keys, constants fold (a constant divisor of zero is an error,
-// as in libpcap's optimizer).
+// evalBlock simplifies a block as libpcap's opt_stmt and opt_deadstores do,
+// then returns the value its jump tests. The rewrites change what matches, so
+// they are applied to the code: "0 % x" is 0 even when x is 0, and a packet
+// load whose value is never used is dropped, so it cannot reject a short
+// packet. Packet loads become keys; a constant divisor of zero is an error.
 func evalBlock(b *block) (bval, error) {
 	var a, x bval
 	var mem [16]bval
+	out := make([]stmt, 0, len(b.stmts))
 	for _, s := range b.stmts {
 		switch s.op & 0x07 {
 		case opLD, opLDX:
@@ -209,22 +212,134 @@ func evalBlock(b *block) (bval, error) {
 				a = x
 			}
 		case opALU:
-			v, err := aluVal(s, a, x)
-			if err != nil {
+			var err error
+			if s, a, err = simplifyALU(s, a, x); err != nil {
 				return bval{}, err
 			}
-			a = v
 		}
+		out = append(out, s)
 	}
-	if b.jop&srcX != 0 {
-		if !x.known {
-			return bval{key: fmt.Sprintf("%v ? %v", a, x)}, nil
-		}
+	if b.jop&srcX != 0 && x.known {
 		// Compare with a constant, as libpcap rewrites "jxx x" to "jxx #k".
 		b.jop &^= srcX
 		b.k = x.c
 	}
+	b.stmts = dropDead(out, b.jop&srcX != 0)
+	if b.jop&srcX != 0 {
+		return bval{key: fmt.Sprintf("%v ? %v", a, x)}, nil
+	}
 	return a, nil
+}
+
+const nop = 0xffff
+
+// simplifyALU is opt_stmt's ALU case: constant operands fold, and operations
+// with a zero operand become moves or constants.
+func simplifyALU(s stmt, a, x bval) (stmt, bval, error) {
+	op := s.op & 0xf0
+	if op == aluNEG {
+		if a.known {
+			return stmt{opLD | mIMM, -a.c}, bval{known: true, c: -a.c}, nil
+		}
+		return s, bval{key: "-" + a.key}, nil
+	}
+	if s.op&srcX != 0 && x.known {
+		s = stmt{opALU | op | srcK, x.c}
+	}
+	if s.op&srcX == 0 {
+		if s.k == 0 {
+			switch op {
+			case aluADD, aluSUB, aluLSH, aluRSH, aluOR, aluXOR:
+				return stmt{op: nop}, a, nil
+			case aluMUL, aluAND:
+				return stmt{opLD | mIMM, 0}, bval{known: true}, nil
+			case aluDIV, aluMOD:
+				return s, a, errorf("%s", zeroDivMessage(op))
+			}
+		}
+		if a.known {
+			v, _ := alu(op, a.c, s.k)
+			return stmt{opLD | mIMM, v}, bval{known: true, c: v}, nil
+		}
+		return s, bval{key: fmt.Sprintf("(%v %s #%d)", a, aluNames[op], s.k)}, nil
+	}
+	if a.known && a.c == 0 {
+		switch op {
+		case aluADD, aluOR, aluXOR:
+			return stmt{opMISC | miscTXA, 0}, x, nil
+		case aluMUL, aluDIV, aluMOD, aluAND, aluLSH, aluRSH:
+			return stmt{opLD | mIMM, 0}, bval{known: true}, nil
+		}
+	}
+	return s, bval{key: fmt.Sprintf("(%v %s %v)", a, aluNames[op], x)}, nil
+}
+
+// dropDead removes statements whose result is never used (opt_deadstores):
+// at the end of a block only A (and X for "jxx x") is live.
+func dropDead(stmts []stmt, xLive bool) []stmt {
+	const atomA, atomX = 16, 17
+	live := map[int]bool{atomA: true, atomX: xLive}
+	keep := make([]bool, len(stmts))
+	for i := len(stmts) - 1; i >= 0; i-- {
+		s := stmts[i]
+		if s.op == nop {
+			continue
+		}
+		def, uses := atomsOf(s)
+		if def >= 0 && !live[def] {
+			continue
+		}
+		keep[i] = true
+		if def >= 0 {
+			live[def] = false
+		}
+		for _, u := range uses {
+			live[u] = true
+		}
+	}
+	out := stmts[:0]
+	for i, s := range stmts {
+		if keep[i] {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// atomsOf returns the atom a statement defines and the atoms it uses
+// (0–15: M[k], 16: A, 17: X).
+func atomsOf(s stmt) (int, []int) {
+	const atomA, atomX = 16, 17
+	switch s.op & 0x07 {
+	case opLD:
+		switch s.op & 0xe0 {
+		case mIND:
+			return atomA, []int{atomX}
+		case mMEM:
+			return atomA, []int{int(s.k & 15)}
+		}
+		return atomA, nil
+	case opLDX:
+		if s.op&0xe0 == mMEM {
+			return atomX, []int{int(s.k & 15)}
+		}
+		return atomX, nil
+	case opST:
+		return int(s.k & 15), []int{atomA}
+	case opSTX:
+		return int(s.k & 15), []int{atomX}
+	case opMISC:
+		if s.op == opMISC|miscTAX {
+			return atomX, []int{atomA}
+		}
+		return atomA, []int{atomX}
+	case opALU:
+		if s.op&srcX != 0 && s.op&0xf0 != aluNEG {
+			return atomA, []int{atomA, atomX}
+		}
+		return atomA, []int{atomA}
+	}
+	return -1, nil
 }
 
 func (v bval) String() string {
@@ -248,29 +363,6 @@ func loadVal(s stmt, x bval, mem [16]bval) bval {
 		return bval{key: fmt.Sprintf("msh[%d]", s.k)}
 	}
 	return bval{key: fmt.Sprintf("P%d[%d]", s.op&0x18, s.k)}
-}
-
-func aluVal(s stmt, a, x bval) (bval, error) {
-	op := s.op & 0xf0
-	b := bval{known: true, c: s.k}
-	if s.op&srcX != 0 {
-		b = x
-	}
-	switch {
-	case op == aluNEG:
-		if a.known {
-			return bval{known: true, c: -a.c}, nil
-		}
-		return bval{key: "-" + a.key}, nil
-	case b.known && b.c == 0 && (op == aluDIV || op == aluMOD):
-		return bval{}, errorf("%s", zeroDivMessage(op))
-	case b.known && b.c == 0 && (op == aluMUL || op == aluAND):
-		return bval{known: true}, nil
-	case a.known && b.known:
-		v, _ := alu(op, a.c, b.c)
-		return bval{known: true, c: v}, nil
-	}
-	return bval{key: fmt.Sprintf("(%v %s %v)", a, aluNames[op], b)}, nil
 }
 
 func zeroDivMessage(op uint16) string {
