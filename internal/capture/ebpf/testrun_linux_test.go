@@ -26,7 +26,7 @@ type harness struct {
 	rd    *ringbuf.Reader
 }
 
-func newHarness(t *testing.T, opts loadOptions) *harness {
+func newHarness(t testing.TB, opts loadOptions) *harness {
 	t.Helper()
 	testutil.RequireBPF(t)
 	if opts.ringSize == 0 {
