@@ -19,6 +19,7 @@ import (
 	"github.com/bpflow/bpflow/internal/output"
 	"github.com/bpflow/bpflow/internal/pcapfile"
 	"github.com/bpflow/bpflow/internal/scan"
+	"golang.org/x/sys/unix"
 )
 
 // warnTooManyFiles is tcpflow's WARN_TOO_MANY_FILES.
@@ -36,6 +37,9 @@ type session struct {
 	demux    bool
 	wifiviz  bool
 	programs map[layers.LinkType]*filter.Program
+	// unprocessed is -w; written is --write-pcap.
+	unprocessed, written *pcapOut
+	writtenLink          layers.LinkType
 	// stopped is set once a signal asked for an orderly end.
 	stopped bool
 }
@@ -67,17 +71,24 @@ func (r *run) execute(c *config, operands []string, scanners []string) int {
 		r.errln("reportfilename: " + reportFile)
 		rep, err := output.CreateReport(reportFile, s.tdelta)
 		if err != nil {
-			return r.die(err.Error())
+			// tcpflow's DFXML writer reports this as perror(path)
+			r.errln(reportFile + ": " + strerror(err))
+			return 1
 		}
 		s.report = rep
 	}
 	if c.unkPackets != "" {
-		if len(c.rfiles) == 0 {
-			r.errln("currently the -w option requires the -r option")
-			return 1
+		if code, ok := s.openUnprocessed(); !ok {
+			return code
 		}
-		return r.die("option -w is not supported yet")
 	}
+	defer func() {
+		for _, p := range []*pcapOut{s.unprocessed, s.written} {
+			if err := p.close(); err != nil {
+				r.die(err.Error())
+			}
+		}
+	}()
 	if p, ok := c.params["debug-prefix"]; ok {
 		r.prefix = p
 	} else {
@@ -97,6 +108,35 @@ func (r *run) execute(c *config, operands []string, scanners []string) int {
 		return 1
 	}
 	return code
+}
+
+// openUnprocessed sets up -w the way tcpflow 1.6.1 checks it: it needs -r,
+// and it tests the name it prints (which for several -r files is
+// "first + N more"). The file gets the first input's link type (1.6.1
+// copied its header and aborted on pcapng or big-endian input).
+func (s *session) openUnprocessed() (int, bool) {
+	c := s.c
+	if len(c.rfiles) == 0 {
+		s.errln("currently the -w option requires the -r option")
+		return 1, false
+	}
+	name := c.rfiles[0]
+	if len(c.rfiles) > 1 {
+		name += fmt.Sprintf(" + %d more", len(c.rfiles)-1)
+	}
+	if err := unix.Access(name, unix.R_OK); err != nil {
+		return s.die("cannot read: " + name + ": " + strerror(err)), false
+	}
+	link, snaplen, err := linkOf(name)
+	if err != nil {
+		return s.die(err.Error()), false
+	}
+	out, err := createPcapOut(c.unkPackets, link, snaplen)
+	if err != nil {
+		return s.die(err.Error()), false
+	}
+	s.unprocessed = out
+	return 0, true
 }
 
 func (r *run) ensureOutdir(dir string) (int, bool) {
@@ -223,7 +263,12 @@ func (s *session) live() int {
 	defer src.Close()
 	s.logf(1, "listening on %s", dev)
 	var seg layers.Segment
-	err = src.Run(s.ctx, func(fr *layers.Frame) error { return s.frame(fr, &seg) })
+	err = src.Run(s.ctx, func(fr *layers.Frame) error {
+		if err := s.writeAll(src.LinkType(), 65536, fr); err != nil {
+			return err
+		}
+		return s.frame(fr, &seg)
+	})
 	if s.ctx.Err() != nil {
 		s.logf(1, "terminating orderly")
 	}
@@ -243,6 +288,7 @@ func (s *session) live() int {
 // file reads one capture file. A read error is reported and ends this file
 // only (status 1); errFatal ends the run.
 func (s *session) file(path string) error {
+	s.decompressorMessages(path)
 	rd, err := pcapfile.Open(path)
 	if err != nil {
 		s.die(err.Error())
@@ -287,10 +333,68 @@ func (s *session) file(path string) error {
 				continue
 			}
 		}
+		if err := s.writeAll(rd.LinkType(), rd.Snaplen(), fr); err != nil {
+			return err
+		}
 		if err := s.frame(fr, &seg); err != nil {
 			return err
 		}
 	}
+}
+
+// writeAll is --write-pcap: every frame that passed the filter, in a file
+// made for the first input's link type (frames of other link types are
+// left out: a classic pcap holds one).
+func (s *session) writeAll(link layers.LinkType, snaplen uint32, fr *layers.Frame) error {
+	if s.c.writePcap == "" {
+		return nil
+	}
+	if s.written == nil {
+		out, err := createPcapOut(s.c.writePcap, link, snaplen)
+		if err != nil {
+			s.die(err.Error())
+			return errFatal
+		}
+		s.written = out
+		s.writtenLink = link
+	}
+	if fr.LinkType != s.writtenLink {
+		return nil
+	}
+	if err := s.written.write(fr); err != nil {
+		s.die(err.Error())
+		return errFatal
+	}
+	return nil
+}
+
+// decompressorMessages prints what tcpflow's decompressor child processes
+// print when a compressed input does not exist (1.6.1 pipes such files
+// through gunzip, bunzip2, unxz, unlzma or unzip; bpflow decompresses
+// in-process and says the same).
+func (s *session) decompressorMessages(path string) {
+	var tool string
+	switch {
+	case strings.HasSuffix(path, ".gz"):
+		tool = "gzip: " + path + ": No such file or directory"
+	case strings.HasSuffix(path, ".bz2"):
+		tool = "bunzip2: Can't open input file " + path + ": No such file or directory."
+	case strings.HasSuffix(path, ".xz"):
+		tool = "unxz: " + path + ": No such file or directory"
+	case strings.HasSuffix(path, ".lzma"):
+		tool = "unlzma: " + path + ": No such file or directory"
+	case strings.HasSuffix(path, ".zip"):
+		tool = "" // unzip complains on its stdout, which is the pipe
+	default:
+		return
+	}
+	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
+		return
+	}
+	if tool != "" {
+		s.errln(tool)
+	}
+	s.errln("decompressor reported error inflating '" + path + "'")
 }
 
 // program returns the filter compiled for link type lt (pcapng interfaces
@@ -320,9 +424,17 @@ func (s *session) frame(fr *layers.Frame, seg *layers.Segment) error {
 	s.logf(10, "process_pkt..............................................................................")
 	// tcpflow sees microseconds; nanosecond captures are truncated.
 	ts := floorDiv(fr.TS, 1000)*1000 + s.tdelta*1e9
+	processed := false
 	if st == layers.StatusTCP && s.demux {
 		pkt := flow.Packet{TS: ts, WireLen: fr.WireLen, CapLen: uint32(len(fr.Data))}
-		if err := s.eng.Process(seg, pkt); err != nil {
+		p, err := s.eng.Process(seg, pkt)
+		if err != nil {
+			return s.fatal(err)
+		}
+		processed = p
+	}
+	if !processed && s.unprocessed != nil && s.demux {
+		if err := s.unprocessed.write(fr); err != nil {
 			return s.fatal(err)
 		}
 	}

@@ -148,7 +148,6 @@ func (r *run) longOption(c *config, o option) {
 	switch o.Long {
 	case "write-pcap":
 		c.writePcap = o.Arg
-		c.unsupported = append(c.unsupported, "--write-pcap")
 	case "dump-filter":
 		c.dumpFilter = o.Arg
 	case "linktype":

@@ -33,7 +33,7 @@ func BenchmarkEngineInOrder(b *testing.B) {
 	b.ReportAllocs()
 	b.SetBytes(1400)
 	for b.Loop() {
-		if err := e.Process(s, pkt); err != nil {
+		if _, err := e.Process(s, pkt); err != nil {
 			b.Fatal(err)
 		}
 		s.Seq += 1400
@@ -48,7 +48,7 @@ func BenchmarkEngineConsole(b *testing.B) {
 	b.ReportAllocs()
 	b.SetBytes(1400)
 	for b.Loop() {
-		if err := e.Process(s, Packet{WireLen: 1454, CapLen: 1454}); err != nil {
+		if _, err := e.Process(s, Packet{WireLen: 1454, CapLen: 1454}); err != nil {
 			b.Fatal(err)
 		}
 		s.Seq += 1400

@@ -116,8 +116,10 @@ type Packet struct {
 	CapLen  uint32 // captured length
 }
 
-// Process runs tcpflow's process_tcp for one segment.
-func (e *Engine) Process(seg *layers.Segment, pkt Packet) error {
+// Process runs tcpflow's process_tcp for one segment. processed is false
+// for the one case tcpflow reports as "not processed" (a SYN to ignore), so
+// -w writes that packet.
+func (e *Engine) Process(seg *layers.Segment, pkt Packet) (processed bool, err error) {
 	key := Key{Src: seg.Src, Dst: seg.Dst, SrcPort: seg.SrcPort, DstPort: seg.DstPort, Family: seg.Family}
 	syn := seg.Flags&layers.FlagSYN != 0
 	ack := seg.Flags&layers.FlagACK != 0
@@ -128,19 +130,19 @@ func (e *Engine) Process(seg *layers.Segment, pkt Packet) error {
 
 	f := e.flows[key]
 	if f == nil && !e.AllowNew {
-		return nil
+		return true, nil
 	}
 	if syn && f != nil && f.SynCount > 0 && f.Pos > 0 {
 		e.sink.SynIgnored(f)
-		return nil
+		return false, nil
 	}
 	if f == nil {
 		if len(data) == 0 {
 			if fin || rst || (!syn && !ack) {
-				return nil
+				return true, nil
 			}
 		} else if e.isStraggler(key, seq, data) {
-			return nil
+			return true, nil
 		}
 	}
 	var delta int32
@@ -148,14 +150,14 @@ func (e *Engine) Process(seg *layers.Segment, pkt Packet) error {
 		delta = int32(seq - f.NSN)
 		if abs32(delta) > e.cfg.MaxSeek {
 			if err := e.remove(f); err != nil {
-				return err
+				return true, err
 			}
 			f, delta = nil, 0
 		}
 	}
 	if f == nil {
 		if !syn && len(data) == 0 {
-			return nil
+			return true, nil
 		}
 		isn := seq - 1
 		if syn {
@@ -195,11 +197,11 @@ func (e *Engine) Process(seg *layers.Segment, pkt Packet) error {
 			err = e.store(f, data, delta, pkt.TS)
 		}
 		if err != nil {
-			return err
+			return true, err
 		}
 	}
 	if rst {
-		return e.remove(f)
+		return true, e.remove(f)
 	}
 	if fin {
 		f.FinCount++
@@ -210,9 +212,9 @@ func (e *Engine) Process(seg *layers.Segment, pkt Packet) error {
 		e.sink.Touch(f)
 	}
 	if f.FinCount > 0 && f.SeenBytes() == f.FinSize {
-		return e.remove(f)
+		return true, e.remove(f)
 	}
-	return nil
+	return true, nil
 }
 
 // abs32 is C's abs on an int: abs(INT_MIN) stays negative, so the largest

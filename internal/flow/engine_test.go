@@ -99,7 +99,7 @@ func run(t *testing.T, cfg Config, segs ...*layers.Segment) (*memSink, *Engine) 
 	m := newMemSink()
 	e := New(cfg, m)
 	for i, s := range segs {
-		if err := e.Process(s, Packet{TS: int64(i) * 1e6, WireLen: 60, CapLen: 60}); err != nil {
+		if _, err := e.Process(s, Packet{TS: int64(i) * 1e6, WireLen: 60, CapLen: 60}); err != nil {
 			t.Fatalf("segment %d: %v", i, err)
 		}
 	}
@@ -215,7 +215,7 @@ func TestCloseRules(t *testing.T) {
 		m := newMemSink()
 		e := New(Config{Console: true, MaxSeek: DefaultMaxSeek, MaxBytes: -1}, m)
 		for _, s := range []*layers.Segment{seg(syn, 1000, ""), seg(ack, 1001, "AAAA"), seg(fin|ack, 1005, "")} {
-			if err := e.Process(s, Packet{}); err != nil {
+			if _, err := e.Process(s, Packet{}); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -230,7 +230,7 @@ func runOpen(t *testing.T, segs ...*layers.Segment) (*memSink, *Engine) {
 	m := newMemSink()
 	e := New(Config{MaxSeek: DefaultMaxSeek, MaxBytes: -1}, m)
 	for i, s := range segs {
-		if err := e.Process(s, Packet{TS: int64(i)}); err != nil {
+		if _, err := e.Process(s, Packet{TS: int64(i)}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -27,7 +27,7 @@ func FuzzEngine(f *testing.F) {
 					Flags: rec[1], Seq: binary.BigEndian.Uint32(rec[2:6]), VLAN: -1}
 				s.Payload = make([]byte, int(rec[6]%64))
 				stored += len(s.Payload)
-				if err := e.Process(s, Packet{TS: int64(i) * 1e8}); err != nil {
+				if _, err := e.Process(s, Packet{TS: int64(i) * 1e8}); err != nil {
 					t.Fatal(err)
 				}
 				if err := e.Expire(int64(i) * 1e8); err != nil {

@@ -3,6 +3,7 @@ package output
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -93,10 +94,19 @@ func (fs *Files) debug(level int, format string, args ...any) {
 }
 
 func (fs *Files) create(f *flow.Flow, s *fileState) error {
+	prev := ""
 	for count := uint32(0); ; count++ {
 		name, err := fs.Namer.Name(f, count)
 		if err != nil {
 			return err
+		}
+		if count > 1 && name == prev {
+			// The template ignores the count beyond 1 (-Fc turns %c into a
+			// second %C): tcpflow 1.6.1 loops forever here. bpflow appends
+			// the count instead (DESIGN §4.6).
+			name += strconv.FormatUint(uint64(count), 10)
+		} else {
+			prev = name
 		}
 		if strings.IndexByte(name, '/') >= 0 {
 			if err := fs.mkdirsFor(name); err != nil {
