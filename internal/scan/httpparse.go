@@ -128,6 +128,14 @@ type responseParser struct {
 	statusCode    int
 	upgrade       bool
 	err           error
+
+	// While execute runs: the data, the current index, where a pending
+	// header name, value or body run started (-1: none), and what to
+	// return on stop.
+	data                           []byte
+	i                              int
+	fieldMark, valueMark, bodyMark int
+	stopAt                         int
 }
 
 func newResponseParser(h responseHandler) *responseParser {
@@ -176,327 +184,424 @@ func (p *responseParser) matchWord(word string, c byte) (ok, done bool) {
 	return true, p.index == len(word)-1
 }
 
+// step is what a state handler decided about the current byte.
+type step uint8
+
+const (
+	consume step = iota // go on with the next byte
+	again               // run the new state on the same byte
+	stop                // stop parsing; execute returns p.stopAt
+)
+
 // execute parses data (the rest of a flow file) and returns how many bytes it
 // consumed; fewer than len(data) means an error, or an upgrade (p.upgrade).
 func (p *responseParser) execute(data []byte) int {
 	if p.err != nil {
 		return 0
 	}
-	fieldMark, valueMark, bodyMark := -1, -1, -1
-	for i := 0; i < len(data); i++ {
-		c := data[i]
+	p.data, p.fieldMark, p.valueMark, p.bodyMark = data, -1, -1, -1
+	for p.i = 0; p.i < len(data); p.i++ {
 		if p.state <= stHeadersDone {
 			p.nread++
 			if p.nread > maxHeaderSize {
-				return p.fail(i)
+				return p.fail(p.i)
 			}
 		}
-	reexecute:
-		switch p.state {
-		case stStartRes:
-			if c == '\r' || c == '\n' {
+		for {
+			s := p.step(data[p.i])
+			if s == stop {
+				return p.stopAt
+			}
+			if s == consume {
 				break
 			}
-			p.flags = 0
-			p.contentLength = noLength
-			if c != 'H' {
-				return p.fail(i)
-			}
-			p.state = stResH
-			p.h.messageBegin()
-		case stResH, stResHT, stResHTT:
-			p.state++ // non-strict: the letters are not checked
-		case stResHTTP:
-			p.state = stResMajor
-		case stResMajor, stResDot, stResMinor, stResEnd:
-			if !versionByteOK(p.state, c) {
-				return p.fail(i)
-			}
-			p.state++
-		case stResFirstStatus:
-			if c == ' ' {
-				break
-			}
-			if !isDigit(c) {
-				return p.fail(i)
-			}
-			p.statusCode = int(c - '0')
-			p.state = stResStatus
-		case stResStatus:
-			switch {
-			case isDigit(c):
-				p.statusCode = p.statusCode*10 + int(c-'0')
-				if p.statusCode > 999 {
-					return p.fail(i)
-				}
-			case c == ' ':
-				p.state = stResStatusStart
-			case c == '\r' || c == '\n':
-				p.state = stResStatusStart
-				goto reexecute
-			default:
-				return p.fail(i)
-			}
-		case stResStatusStart:
-			p.state = stResReason
-			p.index = 0
-			if c == '\r' || c == '\n' {
-				goto reexecute
-			}
-		case stResReason:
-			if c == '\r' {
-				p.state = stResLineAlmostDone
-			} else if c == '\n' {
-				p.state = stFieldStart
-			}
-		case stResLineAlmostDone:
+		}
+	}
+	if p.bodyMark >= 0 {
+		if err := p.h.body(p.bodyMark, data[p.bodyMark:]); err != nil {
+			p.err = err
+		}
+	}
+	// Header text left at the end is never completed: eof fails it.
+	return len(data)
+}
+
+// step runs the current state on byte c (data[p.i]).
+func (p *responseParser) step(c byte) step {
+	switch {
+	case p.state <= stResLineAlmostDone:
+		return p.statusLine(c)
+	case p.state == stField:
+		return p.fieldName()
+	case p.state == stValue:
+		return p.fieldValue()
+	case p.state <= stHeaderAlmostDone:
+		return p.headerLine(c)
+	case p.state <= stChunkSizeAlmostDone:
+		return p.chunkSize(c)
+	case p.state <= stHeadersDone:
+		return p.headersEnd()
+	}
+	return p.bodyByte()
+}
+
+// failStep records a parse error at i: execute returns i.
+func (p *responseParser) failStep(i int) step {
+	p.stopAt = p.fail(i)
+	return stop
+}
+
+// statusLine reads "HTTP/1.1 200 Reason\r\n" (non-strict: "HTTP" is not
+// checked, a CR may be followed by anything).
+func (p *responseParser) statusLine(c byte) step {
+	switch p.state {
+	case stStartRes:
+		if c == '\r' || c == '\n' {
+			return consume
+		}
+		p.flags = 0
+		p.contentLength = noLength
+		if c != 'H' {
+			return p.failStep(p.i)
+		}
+		p.state = stResH
+		p.h.messageBegin()
+	case stResH, stResHT, stResHTT:
+		p.state++
+	case stResHTTP:
+		p.state = stResMajor
+	case stResMajor, stResDot, stResMinor, stResEnd:
+		if !versionByteOK(p.state, c) {
+			return p.failStep(p.i)
+		}
+		p.state++
+	case stResFirstStatus:
+		if c == ' ' {
+			return consume
+		}
+		if !isDigit(c) {
+			return p.failStep(p.i)
+		}
+		p.statusCode = int(c - '0')
+		p.state = stResStatus
+	case stResStatus:
+		return p.statusDigit(c)
+	case stResStatusStart:
+		p.state = stResReason
+		p.index = 0
+		if c == '\r' || c == '\n' {
+			return again
+		}
+	case stResReason:
+		if c == '\r' {
+			p.state = stResLineAlmostDone
+		} else if c == '\n' {
 			p.state = stFieldStart
-		case stFieldStart:
-			if c == '\r' {
-				p.state = stHeadersAlmostDone
-				break
-			}
-			if c == '\n' {
-				p.state = stHeadersAlmostDone
-				goto reexecute
-			}
-			t := tokenChar[c]
-			if t == 0 {
-				return p.fail(i)
-			}
-			fieldMark = i
-			p.index = 0
-			p.state = stField
-			switch t {
-			case 'c':
-				p.hstate = hC
-			case 'p':
-				p.hstate = hMatchProxyConnection
-			case 't':
-				p.hstate = hMatchTransferEncoding
-			case 'u':
-				p.hstate = hMatchUpgrade
-			default:
-				p.hstate = hGeneral
-			}
-		case stField:
-			j := i
-			for ; j < len(data) && tokenChar[data[j]] != 0; j++ {
-				p.fieldChar(data[j], tokenChar[data[j]])
-			}
-			if !p.countHeader(min(j, len(data)-1) - i) {
-				return p.fail(min(j, len(data)-1))
-			}
-			if j == len(data) {
-				i = j - 1
-				break
-			}
-			i = j
-			if data[j] != ':' {
-				return p.fail(j)
-			}
+		}
+	case stResLineAlmostDone:
+		p.state = stFieldStart
+	}
+	return consume
+}
+
+func (p *responseParser) statusDigit(c byte) step {
+	switch {
+	case isDigit(c):
+		p.statusCode = p.statusCode*10 + int(c-'0')
+		if p.statusCode > 999 {
+			return p.failStep(p.i)
+		}
+	case c == ' ':
+		p.state = stResStatusStart
+	case c == '\r' || c == '\n':
+		p.state = stResStatusStart
+		return again
+	default:
+		return p.failStep(p.i)
+	}
+	return consume
+}
+
+// headerLine handles the start and end of header lines (and of trailer
+// lines after the last chunk), blanks around values and folded lines.
+func (p *responseParser) headerLine(c byte) step {
+	switch p.state {
+	case stFieldStart:
+		return p.fieldStart(c)
+	case stValueDiscardWS:
+		switch c {
+		case ' ', '\t':
+		case '\r':
+			p.state = stValueDiscardWSAlmostDone
+		case '\n':
+			p.state = stValueDiscardLWS
+		default:
+			p.state = stValueStart
+			return again
+		}
+	case stValueDiscardWSAlmostDone:
+		p.state = stValueDiscardLWS
+	case stValueDiscardLWS:
+		if c == ' ' || c == '\t' {
 			p.state = stValueDiscardWS
-			p.h.headerField(data[fieldMark:j])
-			fieldMark = -1
-		case stValueDiscardWS:
-			if c == ' ' || c == '\t' {
-				break
-			}
-			if c == '\r' {
-				p.state = stValueDiscardWSAlmostDone
-				break
-			}
-			if c == '\n' {
-				p.state = stValueDiscardLWS
-				break
+			return consume
+		}
+		if p.hstate == hContentLength {
+			return p.failStep(p.i) // an empty Content-Length
+		}
+		p.endHeaderFlags()
+		p.state = stFieldStart
+		p.h.headerValue(nil)
+		return again
+	case stValueStart:
+		p.valueMark = p.i
+		p.state = stValue
+		p.index = 0
+		if !p.valueStart(c) {
+			return p.failStep(p.i)
+		}
+	case stHeaderAlmostDone:
+		if c != '\n' {
+			return p.failStep(p.i)
+		}
+		p.state = stValueLWS
+	case stValueLWS:
+		if c == ' ' || c == '\t' {
+			if p.hstate == hContentLengthNum {
+				p.hstate = hContentLengthWS // obsolete line folding reads as a space
 			}
 			p.state = stValueStart
-			goto reexecute
-		case stValueDiscardWSAlmostDone:
-			p.state = stValueDiscardLWS
-		case stValueDiscardLWS:
-			if c == ' ' || c == '\t' {
-				p.state = stValueDiscardWS
-				break
-			}
-			if p.hstate == hContentLength {
-				return p.fail(i) // an empty Content-Length
-			}
-			p.endHeaderFlags()
-			p.state = stFieldStart
-			p.h.headerValue(nil)
-			goto reexecute
-		case stValueStart:
-			valueMark = i
-			p.state = stValue
-			p.index = 0
-			if !p.valueStart(c) {
-				return p.fail(i)
-			}
-		case stValue:
-			j := i
-			for ; j < len(data) && data[j] != '\r' && data[j] != '\n'; j++ {
-				if !isHeaderChar(data[j]) || !p.valueChar(data[j]) {
-					return p.fail(j)
-				}
-			}
-			if !p.countHeader(min(j, len(data)-1) - i) {
-				return p.fail(min(j, len(data)-1))
-			}
-			if j == len(data) {
-				i = j - 1
-				break
-			}
-			p.state = stHeaderAlmostDone
-			p.h.headerValue(data[valueMark:j])
-			valueMark = -1
-			i = j
-			if data[j] == '\n' {
-				c = '\n'
-				goto reexecute
-			}
-		case stHeaderAlmostDone:
-			if c != '\n' {
-				return p.fail(i)
-			}
-			p.state = stValueLWS
-		case stValueLWS:
-			if c == ' ' || c == '\t' {
-				if p.hstate == hContentLengthNum {
-					p.hstate = hContentLengthWS // obsolete line folding reads as a space
-				}
-				p.state = stValueStart
-				goto reexecute
-			}
-			p.endHeaderFlags()
-			p.state = stFieldStart
-			goto reexecute
-		case stHeadersAlmostDone:
-			if p.flags&fTrailing != 0 {
-				p.state = stMessageDone
-				goto reexecute
-			}
-			if p.flags&fTransferEncoding != 0 && p.flags&fContentLength != 0 {
-				return p.fail(i)
-			}
-			p.state = stHeadersDone
-			p.upgrade = p.flags&fUpgrade != 0 && p.flags&fConnUpgrade != 0 && p.statusCode == 101
-			p.h.headersComplete()
-			goto reexecute
-		case stHeadersDone:
-			p.nread = 0
-			hasBody := p.flags&fChunked != 0 || (p.contentLength > 0 && p.contentLength != noLength)
-			if p.upgrade && !hasBody {
-				p.state = stStartRes
-				p.h.messageComplete()
-				return i + 1
-			}
-			switch {
-			case p.flags&fChunked != 0:
-				p.state = stChunkSizeStart
-			case p.flags&fTransferEncoding != 0:
-				p.state = stBodyIdentityEOF // a response whose last coding is not chunked: read to EOF
-			case p.contentLength == 0:
-				p.state = stStartRes
-				p.h.messageComplete()
-			case p.contentLength != noLength:
-				p.state = stBodyIdentity
-			case !p.needsEOF():
-				p.state = stStartRes
-				p.h.messageComplete()
-			default:
-				p.state = stBodyIdentityEOF
-			}
-		case stBodyIdentity:
-			bodyMark = i
-			var done bool
-			if i, done = p.takeBody(i, len(data)); done {
-				p.state = stMessageDone
-				err := p.h.body(bodyMark, data[bodyMark:i+1])
-				bodyMark = -1
-				if err != nil {
-					p.err = err
-					return i
-				}
-				c = data[i]
-				goto reexecute
-			}
-		case stBodyIdentityEOF:
-			if bodyMark < 0 {
-				bodyMark = i
-			}
-			i = len(data) - 1
-		case stMessageDone:
-			p.state = stStartRes
-			p.h.messageComplete()
-			if p.upgrade {
-				return i + 1
-			}
-		case stChunkSizeStart:
-			v := unhex(c)
-			if v < 0 {
-				return p.fail(i)
-			}
-			p.contentLength = uint64(v)
-			p.state = stChunkSize
-		case stChunkSize:
-			if c == '\r' {
-				p.state = stChunkSizeAlmostDone
-				break
-			}
-			v := unhex(c)
-			if v < 0 {
-				if c == ';' || c == ' ' {
-					p.state = stChunkParams
-					break
-				}
-				return p.fail(i)
-			}
-			if (noLength-16)/16 < p.contentLength {
-				return p.fail(i)
-			}
-			p.contentLength = p.contentLength*16 + uint64(v)
-		case stChunkParams:
-			if c == '\r' {
-				p.state = stChunkSizeAlmostDone
-			}
-		case stChunkSizeAlmostDone:
-			p.nread = 0
-			if p.contentLength == 0 {
-				p.flags |= fTrailing
-				p.state = stFieldStart
-			} else {
-				p.state = stChunkData
-			}
-		case stChunkData:
-			bodyMark = i
-			var done bool
-			if i, done = p.takeBody(i, len(data)); done {
-				p.state = stChunkDataAlmostDone
-			}
-		case stChunkDataAlmostDone:
-			p.state = stChunkDataDone
-			if bodyMark >= 0 {
-				err := p.h.body(bodyMark, data[bodyMark:i])
-				bodyMark = -1
-				if err != nil {
-					p.err = err
-					return i + 1
-				}
-			}
-		case stChunkDataDone:
-			p.nread = 0
-			p.state = stChunkSizeStart
+			return again
+		}
+		p.endHeaderFlags()
+		p.state = stFieldStart
+		return again
+	}
+	return consume
+}
+
+// fieldStart begins a header name, or ends the header block at an empty line.
+func (p *responseParser) fieldStart(c byte) step {
+	switch c {
+	case '\r':
+		p.state = stHeadersAlmostDone
+		return consume
+	case '\n':
+		p.state = stHeadersAlmostDone
+		return again
+	}
+	t := tokenChar[c]
+	if t == 0 {
+		return p.failStep(p.i)
+	}
+	p.fieldMark = p.i
+	p.index = 0
+	p.state = stField
+	switch t {
+	case 'c':
+		p.hstate = hC
+	case 'p':
+		p.hstate = hMatchProxyConnection
+	case 't':
+		p.hstate = hMatchTransferEncoding
+	case 'u':
+		p.hstate = hMatchUpgrade
+	default:
+		p.hstate = hGeneral
+	}
+	return consume
+}
+
+// fieldName reads the rest of a header name up to its colon.
+func (p *responseParser) fieldName() step {
+	data, i := p.data, p.i
+	j := i
+	for ; j < len(data) && tokenChar[data[j]] != 0; j++ {
+		p.fieldChar(data[j], tokenChar[data[j]])
+	}
+	if !p.countHeader(min(j, len(data)-1) - i) {
+		return p.failStep(min(j, len(data)-1))
+	}
+	p.i = j
+	if j == len(data) {
+		p.i--
+		return consume
+	}
+	if data[j] != ':' {
+		return p.failStep(j)
+	}
+	p.state = stValueDiscardWS
+	p.h.headerField(data[p.fieldMark:j])
+	p.fieldMark = -1
+	return consume
+}
+
+// fieldValue reads the rest of a header value up to its line end.
+func (p *responseParser) fieldValue() step {
+	data, i := p.data, p.i
+	j := i
+	for ; j < len(data) && data[j] != '\r' && data[j] != '\n'; j++ {
+		if !isHeaderChar(data[j]) || !p.valueChar(data[j]) {
+			return p.failStep(j)
 		}
 	}
-	if bodyMark >= 0 {
-		if err := p.h.body(bodyMark, data[bodyMark:]); err != nil {
-			p.err = err
-			return len(data)
+	if !p.countHeader(min(j, len(data)-1) - i) {
+		return p.failStep(min(j, len(data)-1))
+	}
+	p.i = j
+	if j == len(data) {
+		p.i--
+		return consume
+	}
+	p.state = stHeaderAlmostDone
+	p.h.headerValue(data[p.valueMark:j])
+	p.valueMark = -1
+	if data[j] == '\n' {
+		return again
+	}
+	return consume
+}
+
+// chunkSize reads a chunk-size line ("1a;ext\r\n").
+func (p *responseParser) chunkSize(c byte) step {
+	switch p.state {
+	case stChunkSizeStart:
+		v := unhex(c)
+		if v < 0 {
+			return p.failStep(p.i)
+		}
+		p.contentLength = uint64(v)
+		p.state = stChunkSize
+	case stChunkSize:
+		if c == '\r' {
+			p.state = stChunkSizeAlmostDone
+			return consume
+		}
+		v := unhex(c)
+		if v < 0 {
+			if c == ';' || c == ' ' {
+				p.state = stChunkParams
+				return consume
+			}
+			return p.failStep(p.i)
+		}
+		if (noLength-16)/16 < p.contentLength {
+			return p.failStep(p.i)
+		}
+		p.contentLength = p.contentLength*16 + uint64(v)
+	case stChunkParams:
+		if c == '\r' {
+			p.state = stChunkSizeAlmostDone
+		}
+	case stChunkSizeAlmostDone:
+		p.nread = 0
+		if p.contentLength == 0 {
+			p.flags |= fTrailing
+			p.state = stFieldStart
+		} else {
+			p.state = stChunkData
 		}
 	}
-	_ = valueMark // header data left at the end is never completed: EOF fails it
-	return len(data)
+	return consume
+}
+
+// headersEnd handles the empty line after the headers: it reports them and
+// decides how the body is delimited.
+func (p *responseParser) headersEnd() step {
+	if p.state == stHeadersAlmostDone {
+		if p.flags&fTrailing != 0 {
+			p.state = stMessageDone
+			return again
+		}
+		if p.flags&fTransferEncoding != 0 && p.flags&fContentLength != 0 {
+			return p.failStep(p.i)
+		}
+		p.state = stHeadersDone
+		p.upgrade = p.flags&fUpgrade != 0 && p.flags&fConnUpgrade != 0 && p.statusCode == 101
+		p.h.headersComplete()
+		return again
+	}
+	p.nread = 0
+	hasBody := p.flags&fChunked != 0 || (p.contentLength > 0 && p.contentLength != noLength)
+	if p.upgrade && !hasBody {
+		p.state = stStartRes
+		p.h.messageComplete()
+		p.stopAt = p.i + 1
+		return stop
+	}
+	switch {
+	case p.flags&fChunked != 0:
+		p.state = stChunkSizeStart
+	case p.flags&fTransferEncoding != 0:
+		p.state = stBodyIdentityEOF // a response whose last coding is not chunked: read to EOF
+	case p.contentLength == 0:
+		p.state = stStartRes
+		p.h.messageComplete()
+	case p.contentLength != noLength:
+		p.state = stBodyIdentity
+	case !p.needsEOF():
+		p.state = stStartRes
+		p.h.messageComplete()
+	default:
+		p.state = stBodyIdentityEOF
+	}
+	return consume
+}
+
+// bodyByte handles body states: it takes whole runs of body bytes at once.
+func (p *responseParser) bodyByte() step {
+	switch p.state {
+	case stBodyIdentity:
+		p.bodyMark = p.i
+		var done bool
+		if p.i, done = p.takeBody(p.i, len(p.data)); done {
+			p.state = stMessageDone
+			if !p.emitBody(p.i+1, p.i) {
+				return stop
+			}
+			return again
+		}
+	case stBodyIdentityEOF:
+		if p.bodyMark < 0 {
+			p.bodyMark = p.i
+		}
+		p.i = len(p.data) - 1
+	case stMessageDone:
+		p.state = stStartRes
+		p.h.messageComplete()
+		if p.upgrade {
+			p.stopAt = p.i + 1
+			return stop
+		}
+	case stChunkData:
+		p.bodyMark = p.i
+		var done bool
+		if p.i, done = p.takeBody(p.i, len(p.data)); done {
+			p.state = stChunkDataAlmostDone
+		}
+	case stChunkDataAlmostDone:
+		p.state = stChunkDataDone
+		if p.bodyMark >= 0 && !p.emitBody(p.i, p.i+1) {
+			return stop
+		}
+	case stChunkDataDone:
+		p.nread = 0
+		p.state = stChunkSizeStart
+	}
+	return consume
+}
+
+// emitBody hands the body bytes from the mark to end to the handler; false
+// means the handler failed and execute returns stopAt.
+func (p *responseParser) emitBody(end, stopAt int) bool {
+	err := p.h.body(p.bodyMark, p.data[p.bodyMark:end])
+	p.bodyMark = -1
+	if err != nil {
+		p.err = err
+		p.stopAt = stopAt
+		return false
+	}
+	return true
 }
 
 // takeBody consumes body bytes from i (of end) up to the remaining length;
