@@ -37,6 +37,7 @@ type session struct {
 	demux    bool
 	wifiviz  bool
 	programs map[layers.LinkType]*filter.Program
+	hooks    hooks
 	// unprocessed is -w; written is --write-pcap.
 	unprocessed, written *pcapOut
 	writtenLink          layers.LinkType
@@ -52,7 +53,7 @@ func (r *run) execute(c *config, operands []string, scanners []string) int {
 	if reportFile == "" {
 		reportFile = c.outdir + "/report.xml"
 	}
-	s := &session{run: r, c: c, demux: slices.Contains(scanners, "tcpdemux"),
+	s := &session{run: r, c: c, hooks: hooks{r: r, maxProcs: 10}, demux: slices.Contains(scanners, "tcpdemux"),
 		wifiviz: slices.Contains(scanners, "wifiviz")}
 	if c.trailingList {
 		c.rfiles = append(c.rfiles, operands...)
@@ -185,7 +186,20 @@ func (s *session) setup(scanners []string) {
 			s.sink.Index = &output.Index{Warn: warn}
 		}
 		if c.sel.PostProcessing {
-			runner := scan.NewRunner(scanners, scan.Options{NoDecompress: c.noDecompress, Warn: warn})
+			opts := scan.Options{NoDecompress: c.noDecompress, Warn: warn}
+			alert := s.hooks.alertWriter(paramIntDefault(c.params, "http_alert_fd", -1))
+			cmd := s.hooks.command(c.params["http_cmd"])
+			if alert != nil || cmd != nil {
+				opts.BodyEvent = func(event, path string) {
+					if alert != nil {
+						alert(event, path)
+					}
+					if cmd != nil && event == "close" {
+						cmd(path)
+					}
+				}
+			}
+			runner := scan.NewRunner(scanners, opts)
 			if runner.Active() {
 				s.sink.Scan = func(f *flow.Flow) (string, error) {
 					return runner.Process(s.ctx, scan.FlowInfo{Path: f.Name,
@@ -194,7 +208,11 @@ func (s *session) setup(scanners []string) {
 			}
 		}
 	}
+	s.sink.Alert = s.hooks.alertWriter(paramIntDefault(c.params, "tcp_alert_fd", -1))
+	s.sink.AlertNoClose = c.noStore
+	s.sink.Closed = s.hooks.command(c.params["tcp_cmd"])
 	s.eng = flow.New(flow.Config{
+		AlertOpen:  s.sink.Alert != nil,
 		Console:    c.console,
 		NoStore:    c.noStore,
 		MaxBytes:   c.maxBytes,
@@ -517,6 +535,7 @@ func (s *session) finish() error {
 		}
 	}
 	s.warnManyFiles()
+	s.hooks.wait()
 	return nil
 }
 

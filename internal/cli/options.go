@@ -106,6 +106,15 @@ func paramInt(s string) int64 {
 	return strtoll(s)
 }
 
+// paramIntDefault is paramInt for a -S value that has a non-zero default.
+func paramIntDefault(params map[string]string, name string, def int64) int64 {
+	v, ok := params[name]
+	if !ok {
+		return def
+	}
+	return paramInt(v)
+}
+
 // paramBool reads a -S YES/NO value: Y, y, T, t or 1 first means true.
 func paramBool(s string, def bool) bool {
 	if s == "" {

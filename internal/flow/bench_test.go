@@ -18,6 +18,8 @@ func (nopSink) OpenFile(f *Flow) error {
 func (nopSink) ShiftFile(*Flow, int64) error                { return nil }
 func (nopSink) WriteFile(*Flow, int64, []byte, int64) error { return nil }
 func (nopSink) Print(*Flow, []byte) error                   { return nil }
+func (nopSink) FileIsOpen(*Flow) bool                       { return true }
+func (nopSink) OpenAlert(*Flow)                             {}
 func (nopSink) Touch(*Flow)                                 {}
 func (nopSink) CloseFlow(*Flow) error                       { return nil }
 func (nopSink) MatchesFile(string, uint32, []byte) bool     { return false }

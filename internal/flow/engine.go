@@ -36,6 +36,11 @@ type Sink interface {
 	SynIgnored(f *Flow)
 	// SynWithData reports a SYN carrying n bytes (a protocol violation).
 	SynWithData(f *Flow, n int)
+	// FileIsOpen and OpenAlert serve -S tcp_alert_fd (Config.AlertOpen):
+	// after a store that began with f's file closed, tcpflow announces
+	// "open" even when the store gave up before opening it.
+	FileIsOpen(f *Flow) bool
+	OpenAlert(f *Flow)
 }
 
 // Config holds the options that change the engine's rules.
@@ -50,6 +55,8 @@ type Config struct {
 	MaxSeek int32
 	// TCPTimeout is -S tcp_timeout in seconds (0: off).
 	TCPTimeout uint32
+	// AlertOpen enables the Sink's OpenAlert (-S tcp_alert_fd).
+	AlertOpen bool
 	// DebugLevel and Debugf reproduce tcpflow's DEBUG(n) traces; Debugf is
 	// only called when DebugLevel ≥ n, so the hot path stays silent.
 	DebugLevel int
@@ -194,7 +201,11 @@ func (e *Engine) Process(seg *layers.Segment, pkt Packet) (processed bool, err e
 		if e.cfg.Console {
 			err = e.print(f, data)
 		} else if !e.cfg.NoStore {
+			wasOpen := !e.cfg.AlertOpen || e.sink.FileIsOpen(f)
 			err = e.store(f, data, delta, pkt.TS)
+			if !wasOpen && err == nil {
+				e.sink.OpenAlert(f)
+			}
 		}
 		if err != nil {
 			return true, err

@@ -64,6 +64,8 @@ func (m *memSink) Print(f *Flow, data []byte) error {
 	m.printed = append(m.printed, string(data))
 	return nil
 }
+func (m *memSink) FileIsOpen(*Flow) bool   { return true }
+func (m *memSink) OpenAlert(*Flow)         {}
 func (m *memSink) Touch(*Flow)             {}
 func (m *memSink) CloseFlow(f *Flow) error { m.closed = append(m.closed, f.Name); return nil }
 func (m *memSink) SynIgnored(*Flow)        { m.synIgn++ }

@@ -20,6 +20,14 @@ type Sink struct {
 	Debugf func(level int, format string, args ...any)
 	// Index writes -I .findx lines when non-nil.
 	Index *Index
+	// Alert, when set, receives tcpflow's tcp_alert_fd events: "open" with
+	// a flow's file name, and "close" for every closed flow (empty name
+	// when it had none) unless AlertNoClose (-FX) is set.
+	Alert        func(event, name string)
+	AlertNoClose bool
+	// Closed, when set, is called with the file name of every closed flow
+	// that has one (tcpflow's tcp_cmd).
+	Closed func(name string)
 	// Scan is tcpflow's post-processing (-a, -e): it runs on a closed flow's
 	// file and returns the text for its report entry. Nil: none.
 	Scan func(f *flow.Flow) (string, error)
@@ -78,9 +86,30 @@ func (s *Sink) CloseFlow(f *flow.Flow) error {
 		extra = text
 	}
 	if s.Report != nil {
-		return s.Report.FileObject(f, extra)
+		if err := s.Report.FileObject(f, extra); err != nil {
+			return err
+		}
+	}
+	if s.Alert != nil && !s.AlertNoClose {
+		s.Alert("close", f.Name)
+	}
+	if s.Closed != nil && f.Name != "" {
+		s.Closed(f.Name)
 	}
 	return nil
+}
+
+// FileIsOpen implements flow.Sink.
+func (s *Sink) FileIsOpen(f *flow.Flow) bool {
+	st, _ := f.Ext.(*fileState)
+	return st != nil && st.fd >= 0
+}
+
+// OpenAlert implements flow.Sink.
+func (s *Sink) OpenAlert(f *flow.Flow) {
+	if s.Alert != nil {
+		s.Alert("open", f.Name)
+	}
 }
 
 // MatchesFile implements flow.Sink.
