@@ -414,18 +414,13 @@ func (p *responseParser) fieldStart(c byte) step {
 
 // fieldName reads the rest of a header name up to its colon.
 func (p *responseParser) fieldName() step {
-	data, i := p.data, p.i
-	j := i
+	data := p.data
+	j := p.i
 	for ; j < len(data) && tokenChar[data[j]] != 0; j++ {
 		p.fieldChar(data[j], tokenChar[data[j]])
 	}
-	if !p.countHeader(min(j, len(data)-1) - i) {
-		return p.failStep(min(j, len(data)-1))
-	}
-	p.i = j
-	if j == len(data) {
-		p.i--
-		return consume
+	if st, done := p.endRun(j); done {
+		return st
 	}
 	if data[j] != ':' {
 		return p.failStep(j)
@@ -436,22 +431,29 @@ func (p *responseParser) fieldName() step {
 	return consume
 }
 
+// endRun moves the cursor from p.i to j, the end of a run of header bytes a
+// fast loop read, and counts them; done means the caller returns st (the
+// header limit was crossed, or the data ended inside the run).
+func (p *responseParser) endRun(j int) (st step, done bool) {
+	last := min(j, len(p.data)-1)
+	if !p.countHeader(last - p.i) {
+		return p.failStep(last), true
+	}
+	p.i = last
+	return consume, j == len(p.data)
+}
+
 // fieldValue reads the rest of a header value up to its line end.
 func (p *responseParser) fieldValue() step {
-	data, i := p.data, p.i
-	j := i
+	data := p.data
+	j := p.i
 	for ; j < len(data) && data[j] != '\r' && data[j] != '\n'; j++ {
 		if !isHeaderChar(data[j]) || !p.valueChar(data[j]) {
 			return p.failStep(j)
 		}
 	}
-	if !p.countHeader(min(j, len(data)-1) - i) {
-		return p.failStep(min(j, len(data)-1))
-	}
-	p.i = j
-	if j == len(data) {
-		p.i--
-		return consume
+	if st, done := p.endRun(j); done {
+		return st
 	}
 	p.state = stHeaderAlmostDone
 	p.h.headerValue(data[p.valueMark:j])

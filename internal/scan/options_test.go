@@ -35,6 +35,20 @@ func checkGolden(t *testing.T, name string, got []byte) {
 	}
 }
 
+// goldenLines returns the lines of testdata/scan/<name>, which must be n.
+func goldenLines(t *testing.T, name string, n int) []string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(goldenRoot, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+	if len(lines) != n {
+		t.Fatalf("%s has %d lines for %d argument sets", name, len(lines), n)
+	}
+	return lines
+}
+
 func needTCPFlow(t *testing.T) {
 	t.Helper()
 	if _, err := os.Stat(oracle.Path); err != nil {
@@ -288,14 +302,7 @@ func predict(args []string) observation {
 }
 
 func TestSelection(t *testing.T) {
-	b, err := os.ReadFile(filepath.Join(goldenRoot, "selection.txt"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	lines := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
-	if len(lines) != len(selectionArgs) {
-		t.Fatalf("selection.txt has %d lines for %d argument sets", len(lines), len(selectionArgs))
-	}
+	lines := goldenLines(t, "selection.txt", len(selectionArgs))
 	for i, args := range selectionArgs {
 		want := lines[i]
 		got := fmt.Sprintf("%q %s", args, predict(args))
@@ -334,14 +341,7 @@ func TestSummaryConformance(t *testing.T) {
 }
 
 func TestSummaryXML(t *testing.T) {
-	b, err := os.ReadFile(filepath.Join(goldenRoot, "summary.txt"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	lines := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
-	if len(lines) != len(summaryArgs) {
-		t.Fatalf("summary.txt has %d lines for %d argument sets", len(lines), len(summaryArgs))
-	}
+	lines := goldenLines(t, "summary.txt", len(summaryArgs))
 	for i, args := range summaryArgs {
 		var s Selection
 		switch {
