@@ -38,6 +38,7 @@ type session struct {
 	wifiviz  bool
 	programs map[layers.LinkType]*filter.Program
 	hooks    hooks
+	split    *output.PcapSplit // -K
 	// unprocessed is -w; written is --write-pcap.
 	unprocessed, written *pcapOut
 	writtenLink          layers.LinkType
@@ -207,6 +208,9 @@ func (s *session) setup(scanners []string) {
 				}
 			}
 		}
+	}
+	if c.pcapCore {
+		s.split = &output.PcapSplit{Namer: namer}
 	}
 	s.sink.Alert = s.hooks.alertWriter(paramIntDefault(c.params, "tcp_alert_fd", -1))
 	s.sink.AlertNoClose = c.noStore
@@ -443,7 +447,13 @@ func (s *session) frame(fr *layers.Frame, seg *layers.Segment) error {
 	// tcpflow sees microseconds; nanosecond captures are truncated.
 	ts := floorDiv(fr.TS, 1000)*1000 + s.tdelta*1e9
 	processed := false
-	if st == layers.StatusTCP && s.demux {
+	if st == layers.StatusTCP && s.demux && s.split != nil {
+		// -K: frames go to per-flow pcaps with their capture time
+		if err := s.split.Write(fr, seg); err != nil {
+			return s.fatal(err)
+		}
+		processed = true
+	} else if st == layers.StatusTCP && s.demux {
 		pkt := flow.Packet{TS: ts, WireLen: fr.WireLen, CapLen: uint32(len(fr.Data))}
 		p, err := s.eng.Process(seg, pkt)
 		if err != nil {
@@ -514,6 +524,12 @@ func (s *session) finish() error {
 	if err := s.eng.CloseAll(); err != nil {
 		s.fatal(err)
 		return errFatal
+	}
+	if s.split != nil {
+		if err := s.split.Close(); err != nil {
+			s.die(err.Error())
+			return errFatal
+		}
 	}
 	s.logf(2, "Total flows processed: %d", s.eng.FlowsCreated())
 	s.logf(2, "Total packets processed: %d", s.eng.Packets)

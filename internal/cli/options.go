@@ -54,6 +54,7 @@ type config struct {
 	// sel collects -a -e -x -E -FM; tcpflow resolves them after parsing.
 	sel          scan.Selection
 	noDecompress bool
+	pcapCore     bool // -K
 	// unsupported lists options recognised but not implemented yet, in
 	// order; the first one fails the run after -h/-H had their say.
 	unsupported                                                      []string
@@ -234,7 +235,7 @@ func (r *run) shortOption(c *config, o option) *earlyExit {
 		c.consoleOpts.JSON = true
 	case 'K':
 		r.debugf(c.debug, 1, "ensuring pcap core")
-		c.unsupported = append(c.unsupported, "-K")
+		c.pcapCore = true
 	case 'L':
 		c.unsupported = append(c.unsupported, "-L")
 	case 'm':
