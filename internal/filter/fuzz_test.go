@@ -3,6 +3,7 @@ package filter
 import (
 	"math/rand"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -201,7 +202,7 @@ func compareInterpreterKernel(t *testing.T, expr string, cf loadedFile) int {
 // tcpdump is installed (BPFLOW_REQUIRE_TCPDUMP=1 makes its absence a failure).
 func TestRandomVsTcpdump(t *testing.T) {
 	requireTcpdump(t)
-	g := &exprGen{r: rand.New(rand.NewSource(7))}
+	g := &exprGen{r: rand.New(rand.NewSource(seedFromEnv(7)))}
 	files := loadCorpus(t)
 	agree, total := 0, 0
 	for i := 0; i < 150; i++ {
@@ -221,4 +222,11 @@ func TestRandomVsTcpdump(t *testing.T) {
 		}
 	}
 	t.Logf("random expressions: interpreter agrees with tcpdump on %d/%d (file, expression) pairs", agree, total)
+}
+
+func seedFromEnv(def int64) int64 {
+	if v, err := strconv.ParseInt(os.Getenv("BPFLOW_FILTER_SEED"), 10, 64); err == nil {
+		return v
+	}
+	return def
 }

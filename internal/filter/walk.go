@@ -229,7 +229,7 @@ func (g *gen) scode(name string, q qual) *frag {
 			}
 			fail("unknown ether host '%s'", name)
 		}
-		fail("unknown host '%s'", name)
+		return g.namedHost(name, q)
 	case "port":
 		want := portProto(q.proto, "port")
 		port, real, ok := service(name)
@@ -410,4 +410,20 @@ func (g *gen) multicast(proto string) *frag {
 	}
 	fail("link-layer multicast filters supported only on ethernet/FDDI/token ring/ARCNET/802.11/ATM LANE/Fibre Channel")
 	return nil
+}
+
+// hosts is the built-in host table: bpflow resolves no names through DNS, so
+// a filter means the same on every machine. libpcap on Debian resolves
+// "localhost" to 127.0.0.1 only.
+var hosts = map[string]uint32{"localhost": 0x7f000001}
+
+func (g *gen) namedHost(name string, q qual) *frag {
+	addr, ok := hosts[name]
+	if !ok {
+		fail("unknown host '%s'", name)
+	}
+	if q.proto == "ip6" || q.proto == "icmp6" {
+		fail("unknown host '%s' for specified address family", name)
+	}
+	return g.host(addr, 0xffffffff, q.proto, q.dir, "host")
 }
