@@ -34,6 +34,6 @@ for scen in "${SCENARIOS[@]}"; do
 	echo "== $scen"
 	"$BENCH_DIR/run.sh" -n "$RUNS" -d "$DUR" -c none -c tcpflow-o \
 		-c "bpflow=$BIN --capture=ebpf -i {IF} -o {OUT} {FILTER}" \
-		-c "bpflow-scratch=BPFLOW_EBPF_COPY=scratch $BIN --capture=ebpf -i {IF} -o {OUT} {FILTER}" \
+		-c "bpflow-scratch=env BPFLOW_EBPF_COPY=scratch $BIN --capture=ebpf -i {IF} -o {OUT} {FILTER}" \
 		"$scen"
 done
