@@ -137,7 +137,8 @@ func (m *httpMessages) headersComplete() {
 	m.rawDeflate = enc == "deflate"
 	f, err := os.OpenFile(m.path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
-		m.errs = append(m.errs, fmt.Errorf("create http body file: %w", err))
+		// tcpflow's debug-level-1 message; parsing stops at this body.
+		m.scanner.Options.warn("unable to open HTTP body file %s", m.path)
 	}
 	m.file = f
 	m.firstOffset = -1

@@ -1,6 +1,7 @@
 package scan
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -250,5 +251,50 @@ func TestBodyTimes(t *testing.T) {
 	}
 	if n == 0 {
 		t.Fatal("no body files written")
+	}
+}
+
+// TestBodyFileUnwritable: when a body file cannot be created, tcpflow says
+// so, the parser stops at that body and restarts after it with numbering
+// from 001. bpflow must write the same files, report text and message.
+func TestBodyFileUnwritable(t *testing.T) {
+	needTCPFlow(t)
+	c := httpCases[1] // several_bodies
+	blocker := oracle.ServerFlow + "-HTTPBODY-001.png"
+	tcpflowDir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(tcpflowDir, "out", blocker), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	pcap := oracle.Exchange{Request: []byte(caseRequest), Response: c.response}.PCAP()
+	if err := os.WriteFile(filepath.Join(tcpflowDir, "c.pcap"), pcap, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	stderr, err := oracle.Run(tcpflowDir, "-e", "http", "-o", "out", "-r", "c.pcap")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := collect(t, filepath.Join(tcpflowDir, "out"), oracle.ServerFlow, filepath.Join(tcpflowDir, "out", "report.xml"))
+
+	t.Chdir(t.TempDir())
+	if err := os.MkdirAll(filepath.Join("out", blocker), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var warnings []string
+	h := &HTTP{Options: Options{Warn: func(m string) { warnings = append(warnings, m) }}}
+	var report bytes.Buffer
+	if err := h.Scan(context.Background(), &Buffer{Flow: FlowInfo{Path: "out/" + oracle.ServerFlow}, Data: want.flow}, &report); err != nil {
+		t.Fatal(err)
+	}
+	got := recorded{flow: want.flow, bodies: readBodies(t, "out", oracle.ServerFlow), report: report.String()}
+	if diff := cmp.Diff(want, got, cmp.AllowUnexported(recorded{})); diff != "" {
+		t.Errorf("output differs from tcpflow's (-tcpflow +bpflow):\n%s", diff)
+	}
+	for _, w := range warnings {
+		if !strings.Contains(stderr, "tcpflow: "+w+"\n") {
+			t.Errorf("warning %q is not in tcpflow's stderr %q", w, stderr)
+		}
+	}
+	if len(warnings) != 1 {
+		t.Errorf("warnings %q, want one", warnings)
 	}
 }

@@ -87,7 +87,7 @@ func fragmentsText(frags []oracle.Fragment) string {
 	return b.String()
 }
 
-// readDir returns every file in dir by name.
+// readDir returns every regular file in dir by name.
 func readDir(t *testing.T, dir string) map[string][]byte {
 	t.Helper()
 	ents, err := os.ReadDir(dir)
@@ -96,6 +96,9 @@ func readDir(t *testing.T, dir string) map[string][]byte {
 	}
 	out := map[string][]byte{}
 	for _, e := range ents {
+		if e.IsDir() {
+			continue
+		}
 		if out[e.Name()], err = os.ReadFile(filepath.Join(dir, e.Name())); err != nil {
 			t.Fatal(err)
 		}
