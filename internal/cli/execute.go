@@ -38,7 +38,9 @@ type session struct {
 	wifiviz  bool
 	programs map[layers.LinkType]*filter.Program
 	hooks    hooks
-	split    *output.PcapSplit // -K
+	// reportPath is the report's name (for -U's chown).
+	reportPath string
+	split      *output.PcapSplit // -K
 	// unprocessed is -w; written is --write-pcap.
 	unprocessed, written *pcapOut
 	writtenLink          layers.LinkType
@@ -70,6 +72,10 @@ func (r *run) execute(c *config, operands []string, scanners []string) int {
 	s.tdelta = paramInt(c.params["tdelta"])
 	// bpflow difference 2: console modes write no report unless -X is given.
 	if paramBool(c.params["enable_report"], true) && (!c.console || c.reportFile != "") {
+		if c.chroot != "" {
+			reportFile = c.chroot + "/" + reportFile
+		}
+		s.reportPath = reportFile
 		r.errln("reportfilename: " + reportFile)
 		rep, err := output.CreateReport(reportFile, s.tdelta)
 		if err != nil {
@@ -283,6 +289,9 @@ func (s *session) live() int {
 		return -1
 	}
 	defer src.Close()
+	if !s.dropRoot() {
+		return -1
+	}
 	s.logf(1, "listening on %s", dev)
 	var seg layers.Segment
 	err = src.Run(s.ctx, func(fr *layers.Frame) error {
@@ -317,6 +326,9 @@ func (s *session) file(path string) error {
 		return errFatal
 	}
 	defer rd.Close()
+	if !s.dropRoot() {
+		return errFatal
+	}
 	dlt := dltOf(rd.LinkType())
 	s.logf(3, "looking for handler for datalink type %d for interface %s", dlt, path)
 	if !layers.Supported(rd.LinkType()) {

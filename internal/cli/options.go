@@ -264,7 +264,6 @@ func (r *run) shortOption(c *config, o option) *earlyExit {
 		c.template = output.ApplyT(arg)
 	case 'U':
 		c.user = arg
-		c.unsupported = append(c.unsupported, "-U")
 	case 'V':
 		r.outln("TCPFLOW 1.6.1")
 		return &earlyExit{1}

@@ -238,8 +238,7 @@ func (fs *Files) closeFD(s *fileState) {
 	fs.flush(s)
 	fs.releaseBuf(s)
 	usec := floorDiv(s.f.Start, 1000)
-	tv := unix.NsecToTimeval(usec * 1000)
-	if err := unix.Futimes(s.fd, []unix.Timeval{tv, tv}); err != nil {
+	if err := futimes(s.fd, unix.NsecToTimespec(usec*1000)); err != nil {
 		fs.Warn(fmt.Sprintf("%s: futimes(fd=%d)", errText(err), s.fd))
 	}
 	_ = unix.Close(s.fd) // nothing useful to do: the data was written with pwrite
