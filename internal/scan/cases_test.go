@@ -155,6 +155,22 @@ var httpCases = []httpCase{
 		"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\nfirst",
 		"HTTP/1.1 200 OK\r\nX-Broken: y\r\r",
 		"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 6\r\n\r\nsecond")},
+	{name: "header_spellings", response: resp(
+		"HTTP/1.1 200 OK\r\nCONTENT-TYPE: image/gif\r\nContent-Type: text/css\r\nContent-Length: 3\r\n\r\nabc",
+		"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Encoding: gzip \r\n", cl(gzPage), "\r\n", gzPage,
+		"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Encoding: identity\r\nContent-Type: text/plain\r\nContent-Length: 4\r\n\r\nbody",
+		"HTTP/1.1 200 OK\r\nContent-Type: text/\r\n html\r\nContent-Length: 6\r\n\r\nfolded",
+		"HTTP/1.1 200 OK\r\nContent-Type:\r\nX-Empty:\r\nContent-Length: 5\r\n\r\nempty",
+		"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length : 5\r\n\r\nspace",
+		"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\nlast!")},
+	{name: "header_overflow", response: resp(
+		"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\nfirst",
+		"HTTP/1.1 200 OK\r\nX-Big: ", strings.Repeat("a", 80*1024), "\r\nContent-Length: 3\r\n\r\nbig",
+		"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\nthird")},
+	{name: "header_overflow_at_line_end", response: resp(
+		"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\nfirst",
+		"HTTP/1.1 200 OK\r\nX-Big: ", strings.Repeat("a", 80*1024-26), "\r\n",
+		"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\nthird")},
 	{name: "status_variants", response: resp(
 		"HTTP/1.1 100 Continue\r\n\r\n",
 		"HTTP/1.1 200\r\nContent-Type: application/pdf\r\nContent-Length: 4\r\n\r\n%PDF",
