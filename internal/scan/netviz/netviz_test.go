@@ -115,8 +115,8 @@ func TestRenderSVG(t *testing.T) {
 	if _, err := exec.LookPath("rsvg-convert"); err != nil {
 		t.Skip("rsvg-convert not installed (Debian: librsvg2-bin)")
 	}
-	svgPath := filepath.Join(t.TempDir(), "report.svg")
-	if err := os.WriteFile(svgPath, buf.Bytes(), 0o644); err != nil {
+	svgPath := filepath.Join(t.TempDir(), FileName)
+	if err := a.WriteFile(svgPath, opts); err != nil {
 		t.Fatal(err)
 	}
 	png := strings.TrimSuffix(svgPath, ".svg") + ".png"

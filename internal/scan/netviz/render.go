@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"os"
 	"strings"
 	"time"
 )
@@ -435,3 +436,23 @@ func commaNumber(n uint64) string {
 }
 
 func itoa(n uint64) string { return fmt.Sprint(n) }
+
+// FileName is the picture's name in the output directory (tcpflow's is
+// report.pdf).
+const FileName = "report.svg"
+
+// WriteFile renders the picture into path, replacing it.
+func (a *Accumulator) WriteFile(path string, opts RenderOptions) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("create netviz picture: %w", err)
+	}
+	if err := a.Render(f, opts); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("close netviz picture %s: %w", path, err)
+	}
+	return nil
+}
