@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/bpflow/bpflow/internal/golden/flowdiff"
 )
@@ -25,6 +26,12 @@ type Case struct {
 	Setup []string
 	// Diff, when set, says how bpflow deliberately differs from 1.6.1 here.
 	Diff *Difference
+	// NoTcpflow, when set, says why 1.6.1 is not run on this case (it hangs);
+	// such a case has no golden and Check states what bpflow must do.
+	NoTcpflow string
+	Check     func(s *flowdiff.Snapshot) error
+	// Timeout bounds each run (default runTimeout).
+	Timeout time.Duration
 }
 
 // Difference derives bpflow's expected output for a case where DESIGN §4

@@ -1,8 +1,12 @@
 package golden
 
 import (
+	"fmt"
 	"slices"
 	"sync"
+	"time"
+
+	"github.com/bpflow/bpflow/internal/golden/flowdiff"
 )
 
 // in is how a case names a capture of the corpus on its command line.
@@ -25,7 +29,7 @@ func console(name, capture string, opts ...string) Case {
 // cases is the golden corpus, in a fixed order.
 var cases = sync.OnceValue(func() []Case {
 	var all []Case
-	for _, group := range [][]Case{inputCases(), flowCases(), namingCases(), consoleCases(), optionCases(), linkCases(), differenceCases()} {
+	for _, group := range [][]Case{inputCases(), flowCases(), namingCases(), consoleCases(), optionCases(), linkCases(), differenceCases(), hangCases()} {
 		all = append(all, group...)
 	}
 	return all
@@ -309,5 +313,47 @@ func differenceCases() []Case {
 		link("dlt_ipv6_229", "dlt_ipv6_229.pcap", "dlt_raw_v6.pcap"),
 		link("dlt_sll2", "dlt_sll2.pcap", "dlt_sll.pcap", remap("dlt_sll2.pcap", "dlt_sll.pcap"), addLenPerPacket(4)),
 		link("dlt_sll2_v6", "dlt_sll2_v6.pcap", "dlt_sll_v6.pcap", remap("dlt_sll2_v6.pcap", "dlt_sll_v6.pcap"), addLenPerPacket(4)),
+	}
+}
+
+// hangCases: DESIGN §4.6 — what hangs in 1.6.1 must work in bpflow. There is
+// no tcpflow output to derive an expectation from, so the check is a
+// property of the input: the run ends, succeeds, and every payload of the
+// capture is stored, each in a file of its own.
+func hangCases() []Case {
+	return []Case{{
+		Name:      "Fc_third_reuse",
+		Args:      []string{"-Fc", "-r", in("reuse_after_fin.pcap")},
+		NoTcpflow: "1.6.1 loops forever looking for a free name on the third reuse of a 4-tuple with -Fc",
+		Timeout:   15 * time.Second,
+		Check:     storesEachPayloadOnce("reuse_after_fin.pcap"),
+	}}
+}
+
+// storesEachPayloadOnce checks that a run exited 0 and that its flow files
+// (every file but report.xml) hold exactly the payloads of the capture's
+// segments, one per file (the capture must send each payload once).
+func storesEachPayloadOnce(capture string) func(s *flowdiff.Snapshot) error {
+	return func(s *flowdiff.Snapshot) error {
+		if s.Exit != 0 {
+			return fmt.Errorf("exit status %d, stderr %q", s.Exit, s.Stderr)
+		}
+		var want, got []string
+		for _, p := range corpus()[capture].s.pkts {
+			if len(p.data) > 0 {
+				want = append(want, string(p.data))
+			}
+		}
+		for _, e := range s.Entries {
+			if e.Kind == flowdiff.KindFile && e.Path != "report.xml" {
+				got = append(got, string(e.Data))
+			}
+		}
+		slices.Sort(want)
+		slices.Sort(got)
+		if !slices.Equal(want, got) {
+			return fmt.Errorf("flow files hold %q, want the payloads %q", got, want)
+		}
+		return nil
 	}
 }

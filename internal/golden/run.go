@@ -87,7 +87,11 @@ type result struct {
 }
 
 func (r runner) exec(ctx context.Context, bin, dir string, c *Case, args []string) (result, error) {
-	ctx, cancel := context.WithTimeout(ctx, runTimeout)
+	limit := runTimeout
+	if c.Timeout > 0 {
+		limit = c.Timeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Args[0] = "tcpflow"
@@ -105,7 +109,7 @@ func (r runner) exec(ctx context.Context, bin, dir string, c *Case, args []strin
 	}
 	err := cmd.Run()
 	if ctx.Err() != nil {
-		return result{}, fmt.Errorf("%s %s: no exit within %v (hang)", r.bin, strings.Join(args, " "), runTimeout)
+		return result{}, fmt.Errorf("%s %s: no exit within %v (hang)", r.bin, strings.Join(args, " "), limit)
 	}
 	var exitErr *exec.ExitError
 	if err != nil && !errors.As(err, &exitErr) {
