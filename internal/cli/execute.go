@@ -182,6 +182,12 @@ func (s *session) setup(scanners []string) {
 	s.sink = &output.Sink{Stderr: s.stderr, Debugf: s.logf, Report: s.report}
 	if c.console {
 		s.sink.Console = &output.Console{Opts: c.consoleOpts, Namer: namer, W: s.stdout}
+		if c.lockname != "" {
+			// like 1.6.1, which does not check sem_open: no lock, no error
+			if lock, err := output.OpenSemLock(c.lockname); err == nil {
+				s.sink.Console.Lock = lock
+			}
+		}
 	} else {
 		maxFDs := c.maxFDs
 		if c.index {

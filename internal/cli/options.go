@@ -55,6 +55,7 @@ type config struct {
 	sel          scan.Selection
 	noDecompress bool
 	pcapCore     bool // -K
+	lockname     string
 	// unsupported lists options recognised but not implemented yet, in
 	// order; the first one fails the run after -h/-H had their say.
 	unsupported                                                      []string
@@ -237,7 +238,7 @@ func (r *run) shortOption(c *config, o option) *earlyExit {
 		r.debugf(c.debug, 1, "ensuring pcap core")
 		c.pcapCore = true
 	case 'L':
-		c.unsupported = append(c.unsupported, "-L")
+		c.lockname = arg
 	case 'm':
 		c.maxSeek = atoi(arg)
 	case 'o':

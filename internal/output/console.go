@@ -23,7 +23,9 @@ type Console struct {
 	Opts  ConsoleOptions
 	Namer Namer
 	W     io.Writer
-	buf   []byte
+	// Lock, when set, serialises records with other processes (-L).
+	Lock *SemLock
+	buf  []byte
 }
 
 const (
@@ -75,6 +77,10 @@ func (c *Console) Print(f *flow.Flow, data []byte) error {
 		b = append(b, '\n')
 	}
 	c.buf = b
+	if c.Lock != nil {
+		c.Lock.Lock()
+		defer c.Lock.Unlock()
+	}
 	_, err := c.W.Write(b)
 	return err
 }
