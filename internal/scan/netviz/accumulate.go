@@ -10,6 +10,7 @@
 package netviz
 
 import (
+	"encoding/binary"
 	"net/netip"
 	"slices"
 
@@ -212,15 +213,12 @@ func newTopTable(limit int) *topTable {
 
 func hashAddr(a netip.Addr) uint64 {
 	b := a.As16()
-	h := uint64(14695981039346656037)
-	for _, c := range b {
-		h ^= uint64(c)
-		h *= 1099511628211
-	}
+	hi, lo := binary.LittleEndian.Uint64(b[:8]), binary.LittleEndian.Uint64(b[8:])
 	if a.Is4() {
-		h ^= 0x9e3779b97f4a7c15
+		hi ^= 0x9e3779b97f4a7c15
 	}
-	return h
+	h := (hi ^ lo*0xff51afd7ed558ccd) * 0xc4ceb9fe1a85ec53
+	return h ^ h>>33
 }
 
 func (t *topTable) slot(a netip.Addr) int {
