@@ -107,12 +107,17 @@ func ethernetPayload(data []byte, s *Segment) ([]byte, bool) {
 	}
 }
 
-// loopbackPayload reads the 4-byte address family of NULL/LOOP frames. Unlike
-// tcpflow (which compares only the first byte with Linux's values) both byte
-// orders and every AF_INET6 value in use are accepted (DESIGN §4.5).
+// loopbackPayload reads the 4-byte address family of NULL/LOOP frames.
+// Besides what tcpflow accepts (first byte 2 or 10), both byte orders and
+// every AF_INET6 value in use are accepted (DESIGN §4.5).
 func loopbackPayload(data []byte) ([]byte, bool) {
 	if len(data) < 4 {
 		return nil, false
+	}
+	// tcpflow's test, kept so that everything it reads is read: the first
+	// byte is Linux's AF_INET or AF_INET6.
+	if data[0] == 2 || data[0] == 10 {
+		return data[4:], true
 	}
 	if !knownFamily(binary.LittleEndian.Uint32(data)) && !knownFamily(be.Uint32(data)) {
 		return nil, false

@@ -300,19 +300,45 @@ func tcpflowView(t *testing.T, path string) (name string, payload []byte, ok boo
 		return "", nil, false, ""
 	}
 	name = strings.TrimSuffix(lines[0], ": ")
+	width := -1 // the hex column's width, set by the record's first line
 	for _, l := range lines[1:] {
 		if l == "" {
 			break
 		}
 		_, rest, _ := strings.Cut(l, ": ")
-		hexPart, _, _ := strings.Cut(rest, "  ")
-		b, err := hex.DecodeString(strings.ReplaceAll(hexPart, " ", ""))
+		n := lineBytes(rest, width)
+		if n < 1 || n > 32 {
+			t.Fatalf("parse tcpflow -D line %q of:\n%s", l, stdout.String())
+		}
+		if width < 0 {
+			width = hexWidth(n)
+		}
+		b, err := hex.DecodeString(strings.ReplaceAll(rest[:hexWidth(n)], " ", ""))
 		if err != nil {
 			t.Fatalf("parse tcpflow -D line %q: %v", l, err)
 		}
 		payload = append(payload, b...)
 	}
 	return name, payload, true, ""
+}
+
+// hexWidth is the width of n bytes in tcpflow's -D hex column: 2-byte
+// groups each followed by a space, an odd last byte without one.
+func hexWidth(n int) int { return 5*(n/2) + 2*(n%2) }
+
+// lineBytes is how many bytes a -D line holds: the hex column (padded to
+// width, or exactly as wide as its bytes on the first line), one space, then
+// one character per byte.
+func lineBytes(rest string, width int) int {
+	if width >= 0 {
+		return len(rest) - width - 1
+	}
+	for n := 1; n <= 32; n++ {
+		if hexWidth(n)+1+n == len(rest) {
+			return n
+		}
+	}
+	return -1
 }
 
 // flowName is tcpflow's default file name for s (%A.%a-%B.%b%V%v).
