@@ -20,7 +20,9 @@ const minHTTPSize = 80
 // HTTP is tcpflow's http scanner: every response body in a flow that starts
 // with "HTTP/1." goes to <flow>-HTTPBODY-NNN[.ext], inflated unless -Z, and
 // report.xml gets a <byte_runs> block listing the bodies.
-// An HTTP scanner reuses its buffers between flows: it is not safe for
+//
+// Bodies are written when their message completes (or the parse stops), from
+// the pieces the parser found in the mapped flow file. An HTTP scanner reuses its buffers between flows: it is not safe for
 // concurrent use (a Runner runs scanners one flow at a time).
 type HTTP struct {
 	Options Options
