@@ -29,7 +29,7 @@ func console(name, capture string, opts ...string) Case {
 // cases is the golden corpus, in a fixed order.
 var cases = sync.OnceValue(func() []Case {
 	var all []Case
-	for _, group := range [][]Case{inputCases(), flowCases(), namingCases(), consoleCases(), optionCases(), linkCases(), differenceCases(), hangCases()} {
+	for _, group := range [][]Case{inputCases(), flowCases(), namingCases(), consoleCases(), optionCases(), linkCases(), differenceCases(), hangCases(), randomCases()} {
 		all = append(all, group...)
 	}
 	return all
