@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/bpflow/bpflow/internal/layers"
@@ -97,17 +98,8 @@ func TestDamagedFramesAgainstTcpflow(t *testing.T) {
 		for i := range 40 {
 			c := base
 			c.name = fmt.Sprintf("%s #%d", base.name, i)
-			c.frame = bytes.Clone(base.frame)
-			for range 1 + rng.IntN(2) {
-				off := rng.IntN(hdrLen)
-				if off == hdrLen-20+13 { // TCP flags steer the flow engine, not the decoder
-					continue
-				}
-				c.frame[off] = byte(rng.IntN(256))
-			}
-			if rng.IntN(4) == 0 {
-				c.frame = c.frame[:hdrLen-rng.IntN(hdrLen)+rng.IntN(len(payload))]
-			}
+			// TCP flags steer the flow engine, not the decoder: keep them.
+			c.frame = damage(rng, base.frame, 0, hdrLen, hdrLen-20+13, true)
 			if deliberateDifference(c) {
 				continue
 			}
@@ -132,5 +124,68 @@ func TestDamagedFramesAgainstTcpflow(t *testing.T) {
 	t.Logf("compared %d damaged frames, %d of them printed by tcpflow", compared, printed)
 	if compared < 80 || printed < 20 {
 		t.Errorf("too few comparisons: %d frames, %d printed", compared, printed)
+	}
+}
+
+// damage returns a copy of frame with one or two bytes in [lo, hi) other than
+// keep overwritten, and sometimes cut short (cut).
+func damage(rng *rand.Rand, frame []byte, lo, hi, keep int, cut bool) []byte {
+	f := bytes.Clone(frame)
+	for range 1 + rng.IntN(2) {
+		if off := lo + rng.IntN(hi-lo); off != keep {
+			f[off] = byte(rng.IntN(256))
+		}
+	}
+	if cut && rng.IntN(4) == 0 {
+		f = f[:rng.IntN(len(f))+1]
+	}
+	return f
+}
+
+// Damaged frames decode as tcpdump decodes them: the oracle for the cases
+// where bpflow differs from tcpflow on purpose (§4), which are kept here.
+func TestDamagedFramesAgainstTcpdump(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 13))
+	payload := pktbuild.Payload("damaged frame payload")
+	v4 := pktbuild.IPv4{Src: v4A, Dst: v4B}
+	v6 := pktbuild.IPv6{Src: v6A, Dst: v6B, ExtHeaders: []pktbuild.ExtHeader{{Type: pktbuild.ProtoDestOpts}}}
+	bases := []decodeCase{
+		{name: "ethernet ipv4", link: layers.LinkEthernet, frame: pktbuild.Build(eth, v4, tcpSeg(), payload)},
+		{name: "ethernet ipv6", link: layers.LinkEthernet, frame: pktbuild.Build(eth, v6, tcpSeg(), payload)},
+	}
+	tcp := 0 // frames tcpdump decodes as TCP
+	for _, base := range bases {
+		hdrLen := len(base.frame) - len(payload)
+		for i := range 40 {
+			c := base
+			c.name = fmt.Sprintf("%s #%d", base.name, i)
+			c.frame = damage(rng, base.frame, 14, hdrLen, -1, false)
+			st, s := ours(t, c)
+			want, ok, line := tcpdumpView(t, writeCase(t, c))
+			if !ok {
+				if st == layers.StatusTCP && len(s.Payload) > 0 {
+					t.Errorf("%s: decoded %d payload bytes; tcpdump sees no TCP segment:\n%s", c.name, len(s.Payload), line)
+				}
+				continue
+			}
+			tcp++
+			if st != layers.StatusTCP {
+				t.Errorf("%s: status %d; tcpdump decodes TCP:\n%s", c.name, st, line)
+				continue
+			}
+			got := seen(s)
+			if want.Src == "" {
+				got.Src, got.Dst = "", ""
+			}
+			if strings.Contains(line, "truncated-ip") { // tcpdump gives the header's length, bpflow what was captured
+				got.PayloadLen = want.PayloadLen
+			}
+			if got != want {
+				t.Errorf("%s:\n got  %+v\n want %+v\n%s", c.name, got, want, line)
+			}
+		}
+	}
+	if tcp < 40 {
+		t.Errorf("tcpdump decoded only %d of 80 damaged frames as TCP", tcp)
 	}
 }
