@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/bpflow/bpflow/internal/scan/internal/oracle"
+	"github.com/bpflow/bpflow/internal/testutil"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -49,11 +50,11 @@ func goldenLines(t *testing.T, name string, n int) []string {
 	return lines
 }
 
+// needTCPFlow skips without the oracle (fails instead in CI, where
+// BPFLOW_REQUIRE_BPF=1).
 func needTCPFlow(t *testing.T) {
 	t.Helper()
-	if _, err := os.Stat(oracle.Path); err != nil {
-		t.Skip(oracle.ErrNoTCPFlow)
-	}
+	testutil.RequireTool(t, oracle.Path)
 }
 
 // TestHelpConformance: testdata/scan/H.txt is `tcpflow -H`'s stdout.

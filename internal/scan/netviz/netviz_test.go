@@ -19,6 +19,7 @@ import (
 
 	"github.com/bpflow/bpflow/internal/layers"
 	"github.com/bpflow/bpflow/internal/pcapfile"
+	"github.com/bpflow/bpflow/internal/testutil"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -51,11 +52,8 @@ var topLineRE = regexp.MustCompile(`(?m)^\d\) .*$`)
 // TestNetvizConformance: the numbers in the picture's text (header and the
 // top-3 lists) are the ones tcpflow's report.pdf shows for the same capture.
 func TestNetvizConformance(t *testing.T) {
-	for _, tool := range []string{"/usr/bin/tcpflow", "pdftotext"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s not installed (Debian: tcpflow, poppler-utils)", tool)
-		}
-	}
+	testutil.RequireTool(t, "/usr/bin/tcpflow")
+	testutil.RequireTool(t, "pdftotext") // Debian: poppler-utils
 	dir := t.TempDir()
 	abs, err := filepath.Abs(samplePcap)
 	if err != nil {
@@ -112,9 +110,7 @@ func TestRenderSVG(t *testing.T) {
 			t.Errorf("SVG lacks %q", s)
 		}
 	}
-	if _, err := exec.LookPath("rsvg-convert"); err != nil {
-		t.Skip("rsvg-convert not installed (Debian: librsvg2-bin)")
-	}
+	testutil.RequireTool(t, "rsvg-convert") // Debian: librsvg2-bin
 	svgPath := filepath.Join(t.TempDir(), FileName)
 	if err := a.WriteFile(svgPath, opts); err != nil {
 		t.Fatal(err)
