@@ -37,8 +37,16 @@ func TestRandomStreamsMatchTcpflow(t *testing.T) {
 			rng := rand.New(rand.NewSource(seed))
 			dir := t.TempDir()
 			pcap := filepath.Join(dir, "in.pcap")
-			writeScenario(t, rng, pcap)
-			args := append(randomOptions(rng), "-r", pcap)
+			pcap2 := filepath.Join(dir, "in2.pcap")
+			args := randomOptions(rng)
+			switch writeScenario(t, rng, pcap, pcap2) {
+			case false:
+				args = append(args, "-r", pcap)
+			case rng.Intn(2) == 0:
+				args = append(args, "-r", pcap, "-r", pcap2)
+			default:
+				args = append(args, "-r", pcap, "-R", pcap2)
+			}
 			a, b := filepath.Join(dir, "a"), filepath.Join(dir, "b")
 			for _, d := range []string{a, b} {
 				if err := os.Mkdir(d, 0o755); err != nil {
@@ -99,18 +107,28 @@ type endpoint struct {
 }
 
 // writeScenario writes a capture of a few connections (some on the same
-// 4-tuple) with damaged, interleaved streams.
-func writeScenario(t *testing.T, rng *rand.Rand, path string) {
+// 4-tuple, some IPv6, some VLAN-tagged) with damaged, interleaved streams.
+// Sometimes the capture is split in two files (path, then path2); split
+// reports whether it was.
+func writeScenario(t *testing.T, rng *rand.Rand, path, path2 string) (split bool) {
 	t.Helper()
 	cli := endpoint{netip.MustParseAddr("192.168.1.1"), 54156, [6]byte{0, 0x11, 0x22, 0x33, 0x44, 0x55}}
 	srv := endpoint{netip.MustParseAddr("10.0.0.2"), 80, [6]byte{0x66, 0x77, 0x88, 0x99, 0xaa, 0xbb}}
 	var conns [][][]byte
 	for c := 0; c < 1+rng.Intn(3); c++ {
-		cl := cli
+		cl, sv := cli, srv
 		if rng.Intn(2) == 0 {
 			cl.port += uint16(c) // otherwise the 4-tuple is reused
 		}
-		conns = append(conns, connection(rng, cl, srv))
+		if rng.Intn(5) == 0 {
+			cl.addr = netip.MustParseAddr("2001:db8::1")
+			sv.addr = netip.MustParseAddr("2001:db8:0:1::2")
+		}
+		var tags []pktbuild.Tag
+		if rng.Intn(5) == 0 {
+			tags = []pktbuild.Tag{{TCI: uint16(rng.Intn(4096))}}
+		}
+		conns = append(conns, connection(rng, cl, sv, tags))
 	}
 	// interleave, keeping each connection's own order
 	var frames [][]byte
@@ -128,6 +146,23 @@ func writeScenario(t *testing.T, rng *rand.Rand, path string) {
 		frames = append(frames, conns[i][0])
 		conns[i] = conns[i][1:]
 	}
+	cut := len(frames)
+	if len(frames) > 2 && rng.Intn(3) == 0 {
+		cut = 1 + rng.Intn(len(frames)-1)
+		split = true
+	}
+	ts := int64(pktbuild.BaseTime)
+	ts = writeFrames(t, rng, path, ts, frames[:cut])
+	if split {
+		writeFrames(t, rng, path2, ts, frames[cut:])
+	}
+	return split
+}
+
+// writeFrames writes frames to a pcap file from time ts on, with random
+// gaps (some long enough for tcp_timeout), and returns the next time.
+func writeFrames(t *testing.T, rng *rand.Rand, path string, ts int64, frames [][]byte) int64 {
+	t.Helper()
 	f, err := os.Create(path)
 	if err != nil {
 		t.Fatal(err)
@@ -137,7 +172,6 @@ func writeScenario(t *testing.T, rng *rand.Rand, path string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := int64(pktbuild.BaseTime)
 	for _, fr := range frames {
 		if err := w.WritePacket(ts, 0, fr); err != nil {
 			t.Fatal(err)
@@ -154,10 +188,11 @@ func writeScenario(t *testing.T, rng *rand.Rand, path string) {
 	if err := f.Close(); err != nil {
 		t.Fatal(err)
 	}
+	return ts
 }
 
 // connection returns the frames of one connection in capture order.
-func connection(rng *rand.Rand, cl, srv endpoint) [][]byte {
+func connection(rng *rand.Rand, cl, srv endpoint, tags []pktbuild.Tag) [][]byte {
 	type dir struct {
 		from, to endpoint
 		isn      uint32
@@ -177,9 +212,13 @@ func connection(rng *rand.Rand, cl, srv endpoint) [][]byte {
 		}
 	}
 	build := func(d *dir, flags uint8, seq uint32, payload []byte) []byte {
+		var ip pktbuild.Layer = pktbuild.IPv4{Src: d.from.addr, Dst: d.to.addr}
+		if d.from.addr.Is6() {
+			ip = pktbuild.IPv6{Src: d.from.addr, Dst: d.to.addr}
+		}
 		return pktbuild.Build(
-			pktbuild.Ethernet{Dst: d.to.mac, Src: d.from.mac},
-			pktbuild.IPv4{Src: d.from.addr, Dst: d.to.addr},
+			pktbuild.Ethernet{Dst: d.to.mac, Src: d.from.mac, Tags: tags},
+			ip,
 			pktbuild.TCP{SrcPort: d.from.port, DstPort: d.to.port, Seq: seq, Flags: flags},
 			pktbuild.Payload(payload))
 	}

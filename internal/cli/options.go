@@ -52,13 +52,10 @@ type config struct {
 	index        bool
 	promisc      bool
 	// sel collects -a -e -x -E -FM; tcpflow resolves them after parsing.
-	sel          scan.Selection
-	noDecompress bool
-	pcapCore     bool // -K
-	lockname     string
-	// unsupported lists options recognised but not implemented yet, in
-	// order; the first one fails the run after -h/-H had their say.
-	unsupported                                                      []string
+	sel                                                              scan.Selection
+	noDecompress                                                     bool
+	pcapCore                                                         bool // -K
+	lockname                                                         string
 	captureMethod, attach, ringSize, linktype, dumpFilter, writePcap string
 }
 

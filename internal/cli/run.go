@@ -125,9 +125,6 @@ func (r *run) main(argv []string) int {
 		r.errln(err.Error())
 		return 1
 	}
-	if len(c.unsupported) > 0 {
-		return r.die("option " + c.unsupported[0] + " is not supported yet")
-	}
 	if c.dumpFilter != "" {
 		return r.dumpFilter(c, operands)
 	}
