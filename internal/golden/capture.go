@@ -46,6 +46,16 @@ type capture struct {
 	cut   int                  // bytes removed from the end of the file (a truncated capture)
 	raw   []byte               // the file's bytes as they are (not a capture)
 	mpls  []pktbuild.MPLSLabel // a label stack between link header and IP
+	// second, in a pcapng capture, is a second interface with another link
+	// type; the packets it selects are written on it.
+	second *iface
+}
+
+// iface is a pcapng interface's link type and encoding.
+type iface struct {
+	link   layers.LinkType
+	header func(p *pkt) pktbuild.Layer
+	has    func(p *pkt) bool
 }
 
 // Link-layer encodings. Ethernet MACs come from the endpoints, so the
@@ -85,8 +95,12 @@ func ppp(p *pkt) pktbuild.Layer  { return pktbuild.PPP{} }
 // returns the captured bytes and the length on the wire.
 func (c *capture) frame(p *pkt) ([]byte, uint32) {
 	var ls []pktbuild.Layer
-	if c.header != nil {
-		ls = append(ls, c.header(p))
+	header := c.header
+	if c.onSecond(p) {
+		header = c.second.header
+	}
+	if header != nil {
+		ls = append(ls, header(p))
 	}
 	if c.mpls != nil {
 		ls = append(ls, pktbuild.MPLS{Labels: c.mpls})
@@ -143,8 +157,6 @@ func (c *capture) bytes() ([]byte, error) {
 	return out[:len(out)-c.cut], nil
 }
 
-type packetWriter func(ts int64, wire uint32, data []byte) error
-
 func (c *capture) writePackets(buf *bytes.Buffer) error {
 	switch c.format {
 	case fmtPcapng, fmtPcapngBE, fmtPcapngNano, fmtPcapngSections:
@@ -155,7 +167,7 @@ func (c *capture) writePackets(buf *bytes.Buffer) error {
 	if err != nil {
 		return err
 	}
-	return c.each(w.WritePacket)
+	return c.each(func(p *pkt, wire uint32, data []byte) error { return w.WritePacket(p.ts, wire, data) })
 }
 
 func (c *capture) writePcapng(buf *bytes.Buffer) error {
@@ -171,8 +183,14 @@ func (c *capture) writePcapng(buf *bytes.Buffer) error {
 	if err != nil {
 		return err
 	}
+	id2 := id
+	if c.second != nil {
+		if id2, err = w.AddInterface(pcapfile.NgInterface{LinkType: c.second.link, Snaplen: 65535}); err != nil {
+			return err
+		}
+	}
 	n := 0
-	return c.each(func(ts int64, wire uint32, data []byte) error {
+	return c.each(func(p *pkt, wire uint32, data []byte) error {
 		if n++; c.format == fmtPcapngSections && n == len(c.s.pkts)/2+1 {
 			if err := w.NewSection(); err != nil {
 				return err
@@ -181,19 +199,24 @@ func (c *capture) writePcapng(buf *bytes.Buffer) error {
 				return err
 			}
 		}
-		return w.WritePacket(id, ts, wire, data)
+		if c.onSecond(p) {
+			return w.WritePacket(id2, p.ts, wire, data)
+		}
+		return w.WritePacket(id, p.ts, wire, data)
 	})
 }
 
+func (c *capture) onSecond(p *pkt) bool { return c.second != nil && c.second.has(p) }
+
 // each encodes the capture's packets in order, tweaks applied.
-func (c *capture) each(fn func(ts int64, wire uint32, data []byte) error) error {
+func (c *capture) each(fn func(p *pkt, wire uint32, data []byte) error) error {
 	for _, orig := range c.s.pkts {
 		p := *orig
 		if c.tweak != nil && !c.tweak(&p) {
 			continue
 		}
 		data, wire := c.frame(&p)
-		if err := fn(p.ts, wire, data); err != nil {
+		if err := fn(&p, wire, data); err != nil {
 			return err
 		}
 	}
@@ -217,8 +240,8 @@ func macRemap(orig, alt *capture) Transform {
 
 func macPairs(orig, alt *capture) ([]string, error) {
 	var o, a []string
-	collect := func(dst *[]string) func(int64, uint32, []byte) error {
-		return func(_ int64, _ uint32, data []byte) error {
+	collect := func(dst *[]string) func(*pkt, uint32, []byte) error {
+		return func(_ *pkt, _ uint32, data []byte) error {
 			*dst = append(*dst, macAttrs(data)+" family=")
 			return nil
 		}

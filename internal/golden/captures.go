@@ -451,6 +451,7 @@ func nonTCPScript() *script {
 // captures the documented differences are checked against.
 func linkCaptures() []*capture {
 	http, v6 := httpScript(), ipv6Script()
+	twoConnsSeq := twoConns()
 	return []*capture{
 		{name: "dlt_null_le.pcap", s: http, link: layers.LinkNull, header: null},
 		{name: "dlt_null_be.pcap", s: http, link: layers.LinkNull, header: nullBE},
@@ -486,9 +487,17 @@ func linkCaptures() []*capture {
 		eth("eth_fcs_trailer.pcap", trailerScript()),
 		{name: "alt_eth_fcs_trailer_uncaptured.pcap", s: trailerScript(), link: layers.LinkEthernet, header: ethernet, tweak: padUncaptured},
 		eth("ipv4_totlen_short.pcap", totLenShortScript()),
+		{name: "two_links.pcapng", s: twoConnsSeq, link: layers.LinkEthernet, header: ethernet, format: fmtPcapng,
+			second: &iface{link: layers.LinkRaw, has: secondConn}},
+		{name: "alt_two_links_first.pcap", s: twoConnsSeq, link: layers.LinkEthernet, header: ethernet,
+			tweak: func(p *pkt) bool { return !secondConn(p) }},
+		{name: "alt_two_links_second.pcap", s: twoConnsSeq, link: layers.LinkRaw, tweak: secondConn},
 		{name: "alt_ipv4_totlen_short_uncaptured.pcap", s: totLenShortScript(), link: layers.LinkEthernet, header: ethernet, tweak: beyondTotalUncaptured},
 	}
 }
+
+// secondConn selects twoConns' second connection (port 443).
+func secondConn(p *pkt) bool { return p.c.ep[srv].port == 443 }
 
 var twoLabels = []pktbuild.MPLSLabel{{Label: 100, TTL: 64}, {Label: 200, TTL: 64}}
 

@@ -297,7 +297,11 @@ func differenceCases() []Case {
 	ext := file("ipv6_exthdr", "ipv6_exthdr.pcap")
 	ext.Diff = &Difference{Design: "4.5 IPv6 extension headers are walked", AltArgs: []string{"-r", in("ipv6.pcap")},
 		Fix: []Transform{addLenPerPacket(8)}}
+	twoLinks := file("pcapng_two_links", "two_links.pcapng")
+	twoLinks.Diff = &Difference{Design: "(not listed yet) pcapng interfaces with different link types are read",
+		AltArgs: []string{"-r", in("alt_two_links_first.pcap"), "-r", in("alt_two_links_second.pcap")}}
 	return []Case{
+		twoLinks,
 		padded("eth_padding", "eth_padding.pcap", "alt_eth_padding_uncaptured.pcap"),
 		padded("eth_fcs_trailer", "eth_fcs_trailer.pcap", "alt_eth_fcs_trailer_uncaptured.pcap"),
 		padded("ipv4_totlen_short", "ipv4_totlen_short.pcap", "alt_ipv4_totlen_short_uncaptured.pcap"),
