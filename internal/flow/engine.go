@@ -1,7 +1,10 @@
 package flow
 
 import (
+	"cmp"
 	"github.com/bpflow/bpflow/internal/layers"
+	"maps"
+	"slices"
 )
 
 // DefaultMaxSeek is tcpflow's max_seek (-m): 16 MiB.
@@ -81,8 +84,7 @@ type Engine struct {
 	cfg  Config
 	sink Sink
 
-	flows      map[Key]*Flow
-	head, tail *Flow // live flows, creation order
+	flows map[Key]*Flow
 
 	saved    []savedFlow
 	savedMap map[Key]int // index into saved, offset by savedBase
@@ -274,13 +276,6 @@ func (e *Engine) create(key Key, isn uint32, seg *layers.Segment, pkt Packet) *F
 		e.debug(5, "new flow %s. path: %s next seq num (nsn):%d", key, f.Name, int32(f.NSN))
 	}
 	e.flows[key] = f
-	f.prev = e.tail
-	if e.tail != nil {
-		e.tail.next = f
-	} else {
-		e.head = f
-	}
-	e.tail = f
 	return f
 }
 
@@ -373,17 +368,6 @@ func (e *Engine) store(f *Flow, data []byte, delta int32, ts int64) error {
 // remove closes f and remembers it for stragglers (tcpflow's remove_flow).
 func (e *Engine) remove(f *Flow) error {
 	delete(e.flows, f.Key)
-	if f.prev != nil {
-		f.prev.next = f.next
-	} else {
-		e.head = f.next
-	}
-	if f.next != nil {
-		f.next.prev = f.prev
-	} else {
-		e.tail = f.prev
-	}
-	f.prev, f.next = nil, nil
 	err := e.sink.CloseFlow(f)
 	e.save(f)
 	return err
@@ -404,22 +388,32 @@ func (e *Engine) save(f *Flow) {
 }
 
 // Expire closes every flow idle for more than tcp_timeout seconds at packet
-// time ts. tcpflow runs it after each packet that reached the IP layer.
+// time ts. tcpflow runs it after each packet that reached the IP layer and
+// closes in hash-table order; bpflow closes oldest first.
 func (e *Engine) Expire(ts int64) error {
 	if e.cfg.TCPTimeout == 0 {
 		return nil
 	}
 	now := floorSec(ts)
-	for f := e.head; f != nil; {
-		next := f.next
+	var idle []*Flow
+	for _, f := range e.flows {
 		if age := uint32(now - floorSec(f.Last)); age > e.cfg.TCPTimeout {
-			if err := e.remove(f); err != nil {
-				return err
-			}
+			idle = append(idle, f)
 		}
-		f = next
 	}
-	return nil
+	return e.removeAll(idle)
+}
+
+// removeAll closes flows oldest first and returns the first error.
+func (e *Engine) removeAll(flows []*Flow) error {
+	slices.SortFunc(flows, func(a, b *Flow) int { return cmp.Compare(a.ID, b.ID) })
+	var first error
+	for _, f := range flows {
+		if err := e.remove(f); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
 }
 
 func floorSec(ns int64) int64 {
@@ -433,11 +427,5 @@ func floorSec(ns int64) int64 {
 // CloseAll closes every remaining flow (end of input), oldest first.
 func (e *Engine) CloseAll() error {
 	e.debug(10, "Cleaning up flows")
-	var first error
-	for e.head != nil {
-		if err := e.remove(e.head); err != nil && first == nil {
-			first = err
-		}
-	}
-	return first
+	return e.removeAll(slices.Collect(maps.Values(e.flows)))
 }

@@ -72,8 +72,6 @@ type Flow struct {
 	Name string
 	// Ext is the sink's per-flow state (open file, LRU links, …).
 	Ext any
-
-	prev, next *Flow // live flows in creation order
 }
 
 // SeenBytes is the number of distinct stream bytes stored, truncated to 32

@@ -33,7 +33,7 @@ func FuzzEngine(f *testing.F) {
 				if err := e.Expire(int64(i) * 1e8); err != nil {
 					t.Fatal(err)
 				}
-				for k := e.head; k != nil; k = k.next {
+				for _, k := range e.flows {
 					if k.Pos < 0 || k.LastByte < 0 {
 						t.Fatalf("negative offset in %+v", k)
 					}
