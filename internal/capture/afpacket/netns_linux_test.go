@@ -6,6 +6,7 @@ import (
 	"bufio"
 	"encoding/binary"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -63,62 +64,89 @@ func macOf(t *testing.T, ns *testutil.Netns, link string) string {
 	return mac
 }
 
-// tcpdump is a tcpdump writing a pcap file inside a namespace.
-type tcpdump struct {
+// proc is a capture program (tcpdump, tcpflow, bpflow) running inside a
+// namespace.
+type proc struct {
+	name   string
 	cmd    *exec.Cmd
-	path   string
-	stderr strings.Builder
+	stderr strings.Builder // complete once done has delivered
 	done   chan error
 }
 
-// startTcpdump runs tcpdump in ns and returns once it says it is listening
-// (its capture is active), so no sleep is needed before sending traffic.
-func startTcpdump(t *testing.T, ns *testutil.Netns, args ...string) *tcpdump {
+// startListening runs argv in ns with working directory dir and stdout to
+// stdout (nil: discarded), and returns once it says "listening on" (its
+// capture is active), so no sleep is needed before sending traffic.
+func startListening(t *testing.T, ns *testutil.Netns, dir string, stdout io.Writer, argv ...string) *proc {
 	t.Helper()
-	td := &tcpdump{path: t.TempDir() + "/oracle.pcap", done: make(chan error, 1)}
-	full := append([]string{"netns", "exec", ns.Name, "tcpdump", "-n", "-U", "--immediate-mode", "-B", "65536", "-Z", "root", "-s", "65536", "-w", td.path}, args...)
-	td.cmd = exec.Command("ip", full...)
-	stderr, err := td.cmd.StderrPipe()
+	p := &proc{name: argv[0], done: make(chan error, 1)}
+	p.cmd = exec.Command("ip", append([]string{"netns", "exec", ns.Name}, argv...)...)
+	p.cmd.Dir, p.cmd.Stdout = dir, stdout
+	stderr, err := p.cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := td.cmd.Start(); err != nil {
-		t.Fatalf("start tcpdump: %v", err)
+	if err := p.cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", p.name, err)
 	}
 	sc := bufio.NewScanner(stderr)
 	ready := false
-	for sc.Scan() {
-		td.stderr.WriteString(sc.Text() + "\n")
-		if strings.Contains(sc.Text(), "listening on") {
-			ready = true
-			break
-		}
+	for !ready && sc.Scan() {
+		p.stderr.WriteString(sc.Text() + "\n")
+		ready = strings.Contains(sc.Text(), "listening on")
 	}
 	if !ready {
-		_ = td.cmd.Wait()
-		t.Fatalf("tcpdump did not start: %s", td.stderr.String())
+		_ = p.cmd.Wait()
+		t.Fatalf("%s did not start: %s", p.name, p.stderr.String())
 	}
 	go func() {
 		for sc.Scan() {
-			td.stderr.WriteString(sc.Text() + "\n")
+			p.stderr.WriteString(sc.Text() + "\n")
 		}
-		td.done <- td.cmd.Wait()
+		p.done <- p.cmd.Wait()
 	}()
-	t.Cleanup(func() { td.stop(t) })
-	return td
+	t.Cleanup(func() { p.stop(t) })
+	return p
 }
 
-// stop ends tcpdump with SIGINT (it flushes the file) and waits for it.
-func (td *tcpdump) stop(t *testing.T) {
+// stop ends the program with SIGINT (tcpdump flushes its file, tcpflow and
+// bpflow finish their flows) and waits for it.
+func (p *proc) stop(t *testing.T) {
 	t.Helper()
-	if td.cmd.ProcessState != nil {
+	if p.done == nil {
 		return
 	}
-	if err := td.cmd.Process.Signal(os.Interrupt); err != nil {
-		t.Errorf("stop tcpdump: %v", err)
+	if err := p.cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Errorf("stop %s: %v", p.name, err)
 	}
-	if err := <-td.done; err != nil {
-		t.Errorf("tcpdump: %v: %s", err, td.stderr.String())
+	if err := <-p.done; err != nil {
+		t.Errorf("%s: %v: %s", p.name, err, p.stderr.String())
+	}
+	p.done = nil
+}
+
+// tcpdump is a tcpdump writing a pcap file.
+type tcpdump struct {
+	*proc
+	path string
+}
+
+// startTcpdump runs tcpdump in ns, writing every packet as it arrives.
+func startTcpdump(t *testing.T, ns *testutil.Netns, args ...string) *tcpdump {
+	t.Helper()
+	path := t.TempDir() + "/oracle.pcap"
+	argv := append([]string{"tcpdump", "-n", "-U", "--immediate-mode", "-B", "65536", "-Z", "root", "-s", "65536", "-w", path}, args...)
+	return &tcpdump{proc: startListening(t, ns, "", nil, argv...), path: path}
+}
+
+// waitUntil polls cond until it holds; reaching the bound fails the test.
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("gave up waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
 
@@ -155,10 +183,7 @@ func inject(t *testing.T, ns *testutil.Netns, link string, frames [][]byte) {
 // the last frames; -U makes it write each record as it goes.
 func (td *tcpdump) stopAfter(t *testing.T, n int) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for countRecords(td.path) < n && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
+	waitUntil(t, fmt.Sprintf("tcpdump to write %d packets", n), func() bool { return countRecords(td.path) >= n })
 	td.stop(t)
 }
 
