@@ -435,6 +435,48 @@ func v6ExtScript() *script {
 	return s
 }
 
+// v6ExtChainScript: every packet carries hop-by-hop, routing (type 0, no
+// segments left) and destination options headers, 8 bytes each.
+func v6ExtChainScript() *script {
+	s := ipv6Script()
+	for _, p := range s.pkts {
+		p.extHdrs = []pktbuild.ExtHeader{
+			{Type: pktbuild.ProtoHopByHop, Data: make([]byte, 6)},
+			{Type: pktbuild.ProtoRouting, Data: make([]byte, 6)},
+			{Type: pktbuild.ProtoDestOpts, Data: make([]byte, 6)},
+		}
+	}
+	return s
+}
+
+// ipv6FragScript: an IPv6 connection whose packets all carry a fragment
+// header; all are atomic fragments except one 120-byte segment sent as two
+// fragments (TCP header + 28 bytes, then the other 92 bytes).
+func ipv6FragScript() *script {
+	s := newScript()
+	c := s.conn().withAddrs("2001:db8::1", "2001:db8:0:1::2").withPorts(40000, 443).handshake()
+	c.send(cli, "AAAA")
+	f := strings.Repeat("F", 120)
+	first := c.send(cli, f[:28])
+	c.next[cli] += 92
+	rest := c.s.add(&pkt{c: c, from: cli, data: []byte(f[28:]), rawL4: true})
+	c.send(cli, "NEXT")
+	c.close()
+	for i, p := range s.pkts {
+		p.extHdrs = []pktbuild.ExtHeader{pktbuild.IPv6Fragment(0, false, uint32(i+1))}
+	}
+	first.extHdrs = []pktbuild.ExtHeader{pktbuild.IPv6Fragment(0, true, 99)}
+	rest.extHdrs = []pktbuild.ExtHeader{pktbuild.IPv6Fragment(6, false, 99)}
+	return s
+}
+
+// unfragment: the ipv6_frag packets without fragment headers, the first
+// fragment as a segment of its own and the later fragment gone.
+func unfragment(p *pkt) bool {
+	p.extHdrs = nil
+	return !p.rawL4
+}
+
 // nonTCPScript mixes a UDP datagram between the segments of an exchange.
 func nonTCPScript() *script {
 	s := newScript()
@@ -487,6 +529,16 @@ func linkCaptures() []*capture {
 		eth("eth_fcs_trailer.pcap", trailerScript()),
 		{name: "alt_eth_fcs_trailer_uncaptured.pcap", s: trailerScript(), link: layers.LinkEthernet, header: ethernet, tweak: padUncaptured},
 		eth("ipv4_totlen_short.pcap", totLenShortScript()),
+		eth("ipv6_frag.pcap", ipv6FragScript()),
+		{name: "alt_ipv6_frag_unfragmented.pcap", s: ipv6FragScript(), link: layers.LinkEthernet, header: ethernet, tweak: unfragment},
+		eth("ipv6_exthdr_chain.pcap", v6ExtChainScript()),
+		eth("ipv6_trailer.pcap", func() *script {
+			s := ipv6Script()
+			for _, p := range s.pkts {
+				p.pad = []byte{0xde, 0xad, 0xbe, 0xef}
+			}
+			return s
+		}()),
 		{name: "two_links.pcapng", s: twoConnsSeq, link: layers.LinkEthernet, header: ethernet, format: fmtPcapng,
 			second: &iface{link: layers.LinkRaw, has: secondConn}},
 		{name: "alt_two_links_first.pcap", s: twoConnsSeq, link: layers.LinkEthernet, header: ethernet,

@@ -67,6 +67,7 @@ func inputCases() []Case {
 		file("ipv6", "ipv6.pcap"),
 		file("ipv6_odd", "ipv6_odd.pcap"),
 		file("vlan_ipv6", "vlan_ipv6.pcap"),
+		file("ipv6_trailer", "ipv6_trailer.pcap"),
 		file("ipv4_ihl_beyond_total", "ipv4_ihl_beyond_total.pcap"),
 		file("tcp_dataofs_beyond", "tcp_dataofs_beyond.pcap"),
 		file("short_ip", "short_ip.pcap"),
@@ -297,6 +298,14 @@ func differenceCases() []Case {
 	ext := file("ipv6_exthdr", "ipv6_exthdr.pcap")
 	ext.Diff = &Difference{Design: "4.5 IPv6 extension headers are walked", AltArgs: []string{"-r", in("ipv6.pcap")},
 		Fix: []Transform{addLenPerPacket(8)}}
+	extChain := file("ipv6_exthdr_chain", "ipv6_exthdr_chain.pcap")
+	extChain.Diff = &Difference{Design: "4.5 IPv6 extension headers are walked", AltArgs: []string{"-r", in("ipv6.pcap")},
+		Fix: []Transform{addLenPerPacket(24)}}
+	// Later fragments are not TCP segments (as for IPv4, only the first
+	// fragment's bytes are used); every counted packet has the 8-byte header.
+	frag := file("ipv6_frag", "ipv6_frag.pcap")
+	frag.Diff = &Difference{Design: "4.5 IPv6 extension headers are walked (first fragment only)",
+		AltArgs: []string{"-r", in("alt_ipv6_frag_unfragmented.pcap")}, Fix: []Transform{addLenPerPacket(8)}}
 	twoLinks := file("pcapng_two_links", "two_links.pcapng")
 	twoLinks.Diff = &Difference{Design: "(not listed yet) pcapng interfaces with different link types are read",
 		AltArgs: []string{"-r", in("alt_two_links_first.pcap"), "-r", in("alt_two_links_second.pcap")}}
@@ -307,7 +316,7 @@ func differenceCases() []Case {
 		padded("ipv4_totlen_short", "ipv4_totlen_short.pcap", "alt_ipv4_totlen_short_uncaptured.pcap"),
 		padded("eth_padding_ee", "eth_padding_ee.pcap", "alt_eth_padding_ee_uncaptured.pcap"),
 		cEthPadding,
-		jv6, jT, shortOff, plen, ext,
+		jv6, jT, shortOff, plen, ext, extChain, frag,
 		link("dlt_null_be", "dlt_null_be.pcap", "dlt_null_le.pcap", remap("dlt_null_be.pcap", "dlt_null_le.pcap")),
 		link("dlt_null_v6_bsd24", "dlt_null_v6_bsd24.pcap", "dlt_null_v6_linux10.pcap", remap("dlt_null_v6_bsd24.pcap", "dlt_null_v6_linux10.pcap")),
 		link("dlt_null_v6_bsd28", "dlt_null_v6_bsd28.pcap", "dlt_null_v6_linux10.pcap", remap("dlt_null_v6_bsd28.pcap", "dlt_null_v6_linux10.pcap")),
