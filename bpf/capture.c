@@ -20,7 +20,8 @@
 #define MAX_HDR 512          /* link+IP+TCP header bytes the copy path handles */
 #define CHUNK (128 << 10)    /* frame bytes in one copy-path record: GSO packets fit whole */
 #define ROOM (CHUNK - MAX_HDR) /* payload bytes in one copy-path record */
-#define MAX_CHUNKS 8         /* 8 × 130560 covers BIG TCP's 512 KiB */
+#define PIECE 60000          /* payload per chunk: its IP length fits 16 bits */
+#define MAX_CHUNKS 9         /* 9 × 60000 covers BIG TCP's 512 KiB */
 #define MAX_EXT 8            /* IPv6 extension headers we walk */
 #define VLAN_LEN 4
 #define MIN_SNAP 64
@@ -30,7 +31,8 @@ volatile const __u32 bpflow_l3 = 0;       /* the device has no link header (raw 
 volatile const __u32 bpflow_dynptr = 0;   /* 1: exact-size dynptr reservation + bpf_dynptr_copy */
 volatile const __u32 bpflow_snaplen = 0;  /* 0: whole frames */
 volatile const __u64 bpflow_wake = 1 << 20; /* wake the reader once this much waits */
-volatile const __u32 bpflow_room = ROOM;   /* payload bytes per copy-path record (tests: less) */
+volatile const __u32 bpflow_room = ROOM;   /* payload that goes whole in one copy-path record */
+volatile const __u32 bpflow_piece = PIECE; /* payload per chunk beyond that (tests: less) */
 
 struct bpflow_scratch {
 	struct bpflow_rec rec;
@@ -283,13 +285,16 @@ __noinline int bpflow_copyout(struct __sk_buff *skb, struct bpflow_rec *rec, __u
 		return 0;
 	}
 	total = rec->cap_len - hlen;
-	if (total > bpflow_room)
+	__u64 room = bpflow_room;
+	if (total > room) {
 		s->rec.flags |= BPFLOW_F_CHUNK;
+		room = bpflow_piece;
+	}
 	for (int i = 0; i < MAX_CHUNKS; i++) {
 		__u64 piece = total - done;
 
-		if (piece > bpflow_room)
-			piece = bpflow_room;
+		if (piece > room)
+			piece = room;
 		if (done + piece == total && (s->rec.flags & BPFLOW_F_CHUNK))
 			s->rec.flags |= BPFLOW_F_LAST;
 		s->rec.pay_off = done;

@@ -92,8 +92,10 @@ func (n *Netns) Do(fn func() error) error {
 
 // Veth joins a and b with a veth pair, gives the ends the addresses (CIDR
 // notation, IPv4 or IPv6; several allowed as "addr1,addr2") and sets them
-// up. It returns the interface names in a and in b.
-func Veth(t testing.TB, a, b *Netns, addrsA, addrsB string) (ifA, ifB string) {
+// up. linkArgs, if any, go to `ip link set dev END linkArgs…` on both ends
+// before they come up (gso_max_size and the like). It returns the interface
+// names in a and in b.
+func Veth(t testing.TB, a, b *Netns, addrsA, addrsB string, linkArgs ...string) (ifA, ifB string) {
 	t.Helper()
 	ifA, ifB = uniqueName("bfa"), uniqueName("bfb")
 	IP(t, "link", "add", ifA, "netns", a.Name, "type", "veth", "peer", "name", ifB, "netns", b.Name)
@@ -109,6 +111,11 @@ func Veth(t testing.TB, a, b *Netns, addrsA, addrsB string) (ifA, ifB string) {
 			case addr != "":
 				end.ns.IP(t, "addr", "add", addr, "dev", end.name)
 			}
+		}
+		// After the addresses: set before them, gso_max_size did not give
+		// BIG TCP packets on 6.18.
+		if len(linkArgs) > 0 {
+			end.ns.IP(t, append([]string{"link", "set", "dev", end.name}, linkArgs...)...)
 		}
 		end.ns.IP(t, "link", "set", end.name, "up")
 	}

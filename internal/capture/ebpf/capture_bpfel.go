@@ -58,6 +58,7 @@ const (
 	bpfProgBpflowIngress = "bpflow_ingress"
 	bpfVarBpflowDynptr   = "bpflow_dynptr"
 	bpfVarBpflowL3       = "bpflow_l3"
+	bpfVarBpflowPiece    = "bpflow_piece"
 	bpfVarBpflowRoom     = "bpflow_room"
 	bpfVarBpflowSnaplen  = "bpflow_snaplen"
 	bpfVarBpflowWake     = "bpflow_wake"
@@ -124,6 +125,7 @@ type bpfMapSpecs struct {
 type bpfVariableSpecs struct {
 	BpflowDynptr  *ebpf.VariableSpec `ebpf:"bpflow_dynptr"`
 	BpflowL3      *ebpf.VariableSpec `ebpf:"bpflow_l3"`
+	BpflowPiece   *ebpf.VariableSpec `ebpf:"bpflow_piece"`
 	BpflowRoom    *ebpf.VariableSpec `ebpf:"bpflow_room"`
 	BpflowSnaplen *ebpf.VariableSpec `ebpf:"bpflow_snaplen"`
 	BpflowWake    *ebpf.VariableSpec `ebpf:"bpflow_wake"`
@@ -168,6 +170,7 @@ func (m *bpfMaps) Close() error {
 type bpfVariables struct {
 	BpflowDynptr  *ebpf.Variable `ebpf:"bpflow_dynptr"`
 	BpflowL3      *ebpf.Variable `ebpf:"bpflow_l3"`
+	BpflowPiece   *ebpf.Variable `ebpf:"bpflow_piece"`
 	BpflowRoom    *ebpf.Variable `ebpf:"bpflow_room"`
 	BpflowSnaplen *ebpf.Variable `ebpf:"bpflow_snaplen"`
 	BpflowWake    *ebpf.Variable `ebpf:"bpflow_wake"`

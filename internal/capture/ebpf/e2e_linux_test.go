@@ -240,9 +240,9 @@ func TestEndToEndAgainstTcpflow(t *testing.T) {
 	for i := range 5 { // HTTP-like exchanges
 		transfer(t, n, 5001, 80+i, 10_000+i*1000)
 	}
-	// Bulk, paced to 25 MB/s: tcpflow's libpcap drops packets of an
-	// unpaced veth stream, and its output is then no oracle.
-	transferPaced(t, n, 5002, 3_000_000, 10, 25_000_000)
+	// Bulk, paced to 5 MB/s: tcpflow's libpcap (2 MB buffer) drops packets
+	// of a faster stream on a busy machine, and its output is then no oracle.
+	transferPaced(t, n, 5002, 2_000_000, 10, 5_000_000)
 	for i := range 30 { // many short flows
 		transfer(t, n, 5003, 100+i, 50)
 	}
@@ -277,7 +277,8 @@ func TestEndToEndAgainstTcpflow(t *testing.T) {
 	wantFiles := recs[0].flowFiles(t)
 	// Two directions for each of 5+1+30+1 exchanges, one for the barrier.
 	if n := 2*(5+1+30+1) + 1; len(wantFiles) != n {
-		t.Fatalf("tcpflow wrote %d flow files, want %d", len(wantFiles), n)
+		t.Fatalf("tcpflow wrote %d flow files, want %d (it lost packets: no oracle); bpflow-tcx wrote %d",
+			len(wantFiles), n, len(recs[1].flowFiles(t)))
 	}
 	for _, r := range recs[1:] {
 		compareFlowFiles(t, r.name, wantFiles, r.flowFiles(t))

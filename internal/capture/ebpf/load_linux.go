@@ -47,9 +47,10 @@ type loadOptions struct {
 	copy     copyPath
 	snaplen  uint32
 	ringSize uint32
-	// room is the payload per scratch-path record (0: the most that fits);
-	// tests lower it to make chunks from the small frames PROG_TEST_RUN takes.
-	room uint32
+	// room is the most payload a scratch-path record carries whole, piece
+	// the payload per chunk beyond it (0: the defaults); tests lower them to
+	// make chunks from the small frames PROG_TEST_RUN takes.
+	room, piece uint32
 	// filter is the eBPF body of bpflow_filter (nil: match everything).
 	filter asm.Instructions
 	// maps already created by an earlier load, shared by every program.
@@ -170,15 +171,17 @@ func configure(spec *ebpf.CollectionSpec, opts loadOptions) error {
 		{bpfVarBpflowSnaplen, opts.snaplen},
 		{bpfVarBpflowWake, wake},
 	}
-	if opts.room != 0 {
-		vars = append(vars, struct {
-			name  string
-			value any
-		}{bpfVarBpflowRoom, opts.room})
-	}
 	for _, v := range vars {
 		if err := spec.Variables[v.name].Set(v.value); err != nil {
 			return fmt.Errorf("set %s to %v: %w", v.name, v.value, err)
+		}
+	}
+	for name, v := range map[string]uint32{bpfVarBpflowRoom: opts.room, bpfVarBpflowPiece: opts.piece} {
+		if v == 0 {
+			continue // the program's default
+		}
+		if err := spec.Variables[name].Set(v); err != nil {
+			return fmt.Errorf("set %s to %d: %w", name, v, err)
 		}
 	}
 	if opts.filter == nil {

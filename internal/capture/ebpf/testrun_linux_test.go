@@ -267,7 +267,7 @@ func TestSpliceRejectsUnlabelledFilter(t *testing.T) {
 // would have produced (pktbuild builds that oracle), TCP checksum aside.
 func TestChunks(t *testing.T) {
 	const room, size = 500, 1800
-	h := newHarness(t, loadOptions{copy: copyScratch, room: room})
+	h := newHarness(t, loadOptions{copy: copyScratch, room: room, piece: room})
 	body := payload(size)
 	for _, ip := range []pb.Layer{pb.IPv4{Src: ip4A, Dst: ip4B, ID: 9}, pb.IPv6{Src: ip6A, Dst: ip6B}} {
 		tcp := pb.TCP{SrcPort: 40000, DstPort: 80, Seq: 0xffffff00, Ack: 1, Flags: pb.PSH | pb.ACK | pb.FIN}
@@ -303,12 +303,12 @@ func zeroTCPChecksum(frame []byte, l4 int) {
 }
 
 func TestChunkLimitCountsTruncation(t *testing.T) {
-	const room = 100
-	h := newHarness(t, loadOptions{copy: copyScratch, room: room})
-	frame := pb.Build(eth, pb.IPv4{Src: ip4A, Dst: ip4B}, pb.TCP{SrcPort: 1, DstPort: 2}, payload(room*8+50))
+	const room, maxChunks = 100, 9
+	h := newHarness(t, loadOptions{copy: copyScratch, room: room, piece: room})
+	frame := pb.Build(eth, pb.IPv4{Src: ip4A, Dst: ip4B}, pb.TCP{SrcPort: 1, DstPort: 2}, payload(room*maxChunks+50))
 	recs, cnt := h.run(t, frame, false, 1)
-	if len(recs) != 8 || cnt.Truncated != 1 {
-		t.Errorf("%d records, counters %+v; want 8 records and truncated 1", len(recs), cnt)
+	if len(recs) != maxChunks || cnt.Truncated != 1 {
+		t.Errorf("%d records, counters %+v; want %d records and truncated 1", len(recs), cnt, maxChunks)
 	}
 }
 
