@@ -174,3 +174,28 @@ func FuzzReadBuffer(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkReadBuffer measures walking a read buffer of full-size records.
+func BenchmarkReadBuffer(b *testing.B) {
+	var recs []record
+	for i := range 64 {
+		recs = append(recs, record{sec: int64(i), wireLen: 1514, data: make([]byte, 1514), hdrPad: 2})
+	}
+	buf := buildBuffer(darwinLayout, recs...)
+	r := bufReader{l: darwinLayout}
+	b.ReportAllocs()
+	b.SetBytes(int64(len(buf)))
+	for b.Loop() {
+		r.reset(buf, layers.LinkEthernet)
+		for {
+			f, err := r.next()
+			if err != nil {
+				b.Fatal(err)
+			}
+			if f == nil {
+				break
+			}
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(recs)), "ns/packet")
+}
