@@ -65,6 +65,9 @@ func rawIP(c decodeCase) (ip []byte, differs bool) {
 		}
 		known := func(af uint32) bool { return af == 2 || af == 10 || af == 24 || af == 28 || af == 30 }
 		return nil, known(binary.LittleEndian.Uint32(d)) || known(binary.BigEndian.Uint32(d))
+	case layers.LinkRadiotap: // to-DS data frame, SNAP, FCS (damage spares these)
+		hlen := int(binary.LittleEndian.Uint16(d[2:]))
+		return d[hlen+24+8 : len(d)-4], false
 	case layers.LinkEthernet:
 		off := 12
 		for len(d) >= off+2 {
@@ -79,6 +82,12 @@ func rawIP(c decodeCase) (ip []byte, differs bool) {
 	return nil, false
 }
 
+var (
+	radiotap    = pktbuild.Radiotap{Present: []uint32{1 << 1}, Fields: []byte{pktbuild.RadiotapFlagsFCS}}
+	radiotapLen = 9
+	toAP        = pktbuild.Dot11{FC: pktbuild.Dot11Data | pktbuild.Dot11ToDS, Addr1: [6]byte{2, 0, 0, 0, 0, 0xa}, Addr2: [6]byte{2, 0, 0, 0, 0, 0xb}}
+)
+
 // Frames with random header bytes overwritten decode as tcpflow 1.6.1 decodes
 // them (its -c -D output), except where DESIGN §4 differs on purpose.
 func TestDamagedFramesAgainstTcpflow(t *testing.T) {
@@ -91,15 +100,24 @@ func TestDamagedFramesAgainstTcpflow(t *testing.T) {
 		{name: "vlan ipv4", link: layers.LinkEthernet, frame: pktbuild.Build(tagged(pktbuild.Tag{TPID: 0x8100, TCI: 7}), v4, tcpSeg(), payload)},
 		{name: "ethernet ipv6", link: layers.LinkEthernet, frame: pktbuild.Build(eth, v6, tcpSeg(), payload)},
 		{name: "null ipv4", link: layers.LinkNull, frame: pktbuild.Build(pktbuild.Null{}, v4, tcpSeg(), payload)},
+		{name: "radiotap ipv4", link: layers.LinkRadiotap, frame: pktbuild.AppendFCS(pktbuild.Build(radiotap, toAP, pktbuild.LLC{}, v4, tcpSeg(), payload), radiotapLen)},
 	}
 	compared, printed := 0, 0
 	for _, base := range bases {
 		hdrLen := len(base.frame) - len(payload)
+		from := 0
+		if base.link == layers.LinkRadiotap {
+			hdrLen -= 4 // the FCS
+			from = radiotapLen + 24 + 8
+		}
 		for i := range 40 {
 			c := base
 			c.name = fmt.Sprintf("%s #%d", base.name, i)
 			// TCP flags steer the flow engine, not the decoder: keep them.
-			c.frame = damage(rng, base.frame, 0, hdrLen, hdrLen-20+13, true)
+			c.frame = damage(rng, base.frame, from, hdrLen, hdrLen-20+13, base.link != layers.LinkRadiotap)
+			if base.link == layers.LinkRadiotap { // a valid FCS again
+				c.frame = pktbuild.AppendFCS(c.frame[:len(c.frame)-4], radiotapLen)
+			}
 			if deliberateDifference(c) {
 				continue
 			}

@@ -35,7 +35,8 @@ var be = binary.BigEndian
 func Supported(lt LinkType) bool {
 	switch lt {
 	case LinkNull, LinkEthernet, LinkIEEE802, LinkPPP, LinkRaw, 12, 14,
-		LinkLoop, LinkLinuxSLL, LinkIPv4, LinkIPv6, LinkLinuxSLL2:
+		LinkLoop, LinkLinuxSLL, LinkIPv4, LinkIPv6, LinkLinuxSLL2,
+		LinkIEEE80211, LinkPrism, LinkRadiotap:
 		return true
 	}
 	return false
@@ -81,6 +82,10 @@ func linkPayload(lt LinkType, data []byte, s *Segment) (ip []byte, ok bool) {
 		return cookedPayload(data, 16, 14)
 	case LinkLinuxSLL2:
 		return cookedPayload(data, 20, 0)
+	case LinkRadiotap, LinkIEEE80211:
+		return radiotapPayload(data)
+	case LinkPrism:
+		return prismPayload(data)
 	}
 	return nil, false
 }

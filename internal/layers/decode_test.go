@@ -59,7 +59,13 @@ type decodeCase struct {
 
 // tcpdumpBlind lists cases tcpdump cannot judge: it reads link type 6 as
 // Token Ring (tcpflow as Ethernet) and does not know Linux's AF_INET6 on NULL.
-var tcpdumpBlind = map[string]bool{"ieee802 ipv4": true, "null le ipv6 linux": true}
+// tcpflow's wifipcap (followed for compatibility) drops frames without a
+// valid FCS and radiotap headers without fields, and takes any LLC with an
+// Ethernet or Cisco OUI as SNAP; tcpdump does none of that, and reads 802.11
+// (105) and Prism frames without wifipcap's radiotap misreading.
+var tcpdumpBlind = map[string]bool{"ieee802 ipv4": true, "null le ipv6 linux": true,
+	"radiotap no fcs": true, "radiotap bad fcs": true, "radiotap empty header": true,
+	"radiotap cisco oui": true, "plain 802.11": true, "prism": true}
 
 func decodeCases() []decodeCase {
 	hello := pktbuild.Payload("hello, world")
@@ -97,7 +103,7 @@ func decodeCases() []decodeCase {
 	tinyTot.TotalLen = 10
 	mpls := pktbuild.MPLS{Labels: []pktbuild.MPLSLabel{{Label: 100, TTL: 64}, {Label: 200, TTL: 64}}}
 	sllMPLS := pktbuild.SLL{Protocol: pktbuild.EtherTypeMPLS}
-	return []decodeCase{
+	cases := []decodeCase{
 		{"ethernet ipv4", layers.LinkEthernet, b(eth, v4, tcpSeg(), hello), 0, same},
 		{"ieee802 ipv4", layers.LinkIEEE802, b(eth, v4, tcpSeg(), hello), 0, same},
 		{"ethernet ipv6", layers.LinkEthernet, b(eth, v6, tcpSeg(), hello), 0, same},
@@ -150,6 +156,51 @@ func decodeCases() []decodeCase {
 		{"sll arp", layers.LinkLinuxSLL, b(pktbuild.SLL{}, pktbuild.ARP{Op: 1, SPA: v4A, TPA: v4B}), 0, same},
 		{"sll2", layers.LinkLinuxSLL2, b(pktbuild.SLL2{Ifindex: 2}, v4, tcpSeg(), hello), 0, linkType},
 		{"sll2 ipv6", layers.LinkLinuxSLL2, b(pktbuild.SLL2{Ifindex: 2}, v6, tcpSeg(), hello), 0, linkType},
+	}
+	return append(cases, wifiCases()...)
+}
+
+// wifiCases are 802.11 frames behind radiotap and Prism headers.
+func wifiCases() []decodeCase {
+	hello := pktbuild.Payload("hello, wireless")
+	v4 := pktbuild.IPv4{Src: v4A, Dst: v4B}
+	v6 := pktbuild.IPv6{Src: v6A, Dst: v6B}
+	ap, sta := [6]byte{2, 0, 0, 0, 0, 0xa}, [6]byte{2, 0, 0, 0, 0, 0xb}
+	withFCS := pktbuild.Radiotap{Present: []uint32{1 << 1}, Fields: []byte{pktbuild.RadiotapFlagsFCS}}
+	noFCS := pktbuild.Radiotap{Present: []uint32{1 << 1}, Fields: []byte{0}}
+	extended := pktbuild.Radiotap{Present: []uint32{1<<1 | 1<<31, 0}, Fields: []byte{pktbuild.RadiotapFlagsFCS}}
+	toAP := pktbuild.Dot11{FC: pktbuild.Dot11Data | pktbuild.Dot11ToDS, Addr1: ap, Addr2: sta, Addr3: ap}
+	qosFromAP := pktbuild.Dot11{FC: pktbuild.Dot11QoSData | pktbuild.Dot11FromDS, Addr1: sta, Addr2: ap, Addr3: ap}
+	wds := pktbuild.Dot11{FC: pktbuild.Dot11Data | pktbuild.Dot11ToDS | pktbuild.Dot11FromDS, Addr1: ap, Addr2: sta, Addr3: ap, Addr4: sta}
+	wep := toAP
+	wep.FC |= pktbuild.Dot11WEP
+	// frame builds the layers and appends the FCS over the 802.11 part,
+	// which starts after a radio header of radio bytes.
+	frame := func(radio int, fcs bool, layers ...pktbuild.Layer) []byte {
+		f := pktbuild.Build(layers...)
+		if fcs {
+			f = pktbuild.AppendFCS(f, radio)
+		}
+		return f
+	}
+	rtLen := 4 + 4 + 1
+	badFCS := frame(rtLen, true, withFCS, toAP, pktbuild.LLC{}, v4, tcpSeg(), hello)
+	badFCS[len(badFCS)-1] ^= 0xff
+	prism := pktbuild.Payload(make([]byte, 144))
+	return []decodeCase{
+		{"radiotap fcs", layers.LinkRadiotap, frame(rtLen, true, withFCS, toAP, pktbuild.LLC{}, v4, tcpSeg(), hello), 0, same},
+		{"radiotap fcs ipv6 qos from ap", layers.LinkRadiotap, frame(rtLen, true, withFCS, qosFromAP, pktbuild.LLC{}, v6, tcpSeg(), hello), 0, same},
+		{"radiotap fcs wds", layers.LinkRadiotap, frame(rtLen, true, withFCS, wds, pktbuild.LLC{}, v4, tcpSeg(), hello), 0, same},
+		{"radiotap extended bitmap", layers.LinkRadiotap, frame(rtLen+4, true, extended, toAP, pktbuild.LLC{}, v4, tcpSeg(), hello), 0, same},
+		{"radiotap cisco oui", layers.LinkRadiotap, frame(rtLen, true, withFCS, toAP, pktbuild.LLC{DSAP: 1, SSAP: 1, Control: 3, OUI: [3]byte{0, 0, 0xf8}}, v4, tcpSeg(), hello), 0, same},
+		{"radiotap unknown llc", layers.LinkRadiotap, frame(rtLen, true, withFCS, toAP, pktbuild.LLC{DSAP: 0x42, SSAP: 0x42, Control: 3, OUI: [3]byte{1, 2, 3}}, v4, tcpSeg(), hello), 0, same},
+		{"radiotap bad fcs", layers.LinkRadiotap, badFCS, 0, same},
+		{"radiotap no fcs", layers.LinkRadiotap, frame(rtLen, false, noFCS, toAP, pktbuild.LLC{}, v4, tcpSeg(), hello), 0, same},
+		{"radiotap wep", layers.LinkRadiotap, frame(rtLen, true, withFCS, wep, pktbuild.LLC{}, v4, tcpSeg(), hello), 0, same},
+		{"radiotap beacon", layers.LinkRadiotap, frame(rtLen, true, withFCS, pktbuild.Dot11{FC: pktbuild.Dot11Beacon}, hello), 0, same},
+		{"radiotap empty header", layers.LinkRadiotap, frame(8, true, pktbuild.Radiotap{}, toAP, pktbuild.LLC{}, v4, tcpSeg(), hello), 0, same},
+		{"plain 802.11", layers.LinkIEEE80211, frame(0, true, toAP, pktbuild.LLC{}, v4, tcpSeg(), hello), 0, same},
+		{"prism", layers.LinkPrism, frame(144, true, prism, toAP, pktbuild.LLC{}, v4, tcpSeg(), hello), 0, same},
 	}
 }
 
