@@ -95,6 +95,11 @@ func TestFramesAsTcpdumpSeesThem(t *testing.T) {
 		{"arp", layers.LinkEthernet, pktbuild.Build(pktbuild.Ethernet{Dst: [6]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, Src: macA},
 			pktbuild.ARP{Op: 1, SHA: macA, SPA: v4A, TPA: v4B}),
 			[]string{"ethertype ARP (0x0806)", "Request who-has 10.0.0.2 tell 192.168.1.1"}},
+		{"radiotap 802.11 qos snap", 127, pktbuild.AppendFCS(pktbuild.Build(
+			pktbuild.Radiotap{Present: []uint32{1 << 1}, Fields: []byte{pktbuild.RadiotapFlagsFCS}},
+			pktbuild.Dot11{FC: pktbuild.Dot11QoSData | pktbuild.Dot11FromDS, Addr1: macB, Addr2: macA, Addr3: macA, QoS: 5},
+			pktbuild.LLC{}, pktbuild.IPv4{Src: v4A, Dst: v4B}, pktbuild.UDP{SrcPort: 5000, DstPort: 5001}, hello), 9),
+			[]string{"DA:02:00:00:00:00:0b", "BSSID:02:00:00:00:00:0a", "oui Ethernet (0x000000), ethertype IPv4 (0x0800)", "[udp sum ok]", "UDP, length 5"}},
 		{"bad lengths on purpose", layers.LinkRaw, pktbuild.Build(
 			pktbuild.IPv4{Src: v4A, Dst: v4B, TotalLen: 30},
 			pktbuild.TCP{SrcPort: 5, DstPort: 6, DataOff: 3}, hello),
