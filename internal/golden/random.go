@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 
+	"github.com/bpflow/bpflow/internal/layers"
 	"github.com/bpflow/bpflow/internal/testutil/pktbuild"
 )
 
@@ -127,20 +128,51 @@ func randomText(rng *rand.Rand, n int) string {
 	return string(b)
 }
 
+// randomPadded: how many random captures also come with Ethernet padding.
+const randomPadded = 4
+
+func randomPaddedName(i int) string { return fmt.Sprintf("random_%02d_padded.pcap", i) }
+
+func randomPaddedScript(seed uint64) *script {
+	s := randomScript(seed)
+	for _, p := range s.pkts {
+		if p.c.ep[cli].addr.Is4() {
+			p.pad = padTo60(p, 0)
+		}
+	}
+	return s
+}
+
 func randomCapturesList() []*capture {
 	var cs []*capture
 	for i := range randomCaptures {
 		cs = append(cs, eth(randomName(i), randomScript(uint64(i))))
 	}
+	for i := range randomPadded {
+		cs = append(cs, eth(randomPaddedName(i), randomPaddedScript(uint64(i))),
+			&capture{name: "alt_" + randomPaddedName(i), s: randomPaddedScript(uint64(i)), link: layers.LinkEthernet, header: ethernet, tweak: padUncaptured})
+	}
 	return cs
 }
 
-// randomCases runs each random capture in file mode and in console mode.
+// randomCases runs each random capture in file mode and in console mode,
+// some also with the options that stress the engine (-f 1: every write
+// reopens a file; -b; -m small enough to split flows).
 func randomCases() []Case {
 	var cs []Case
 	for i := range randomCaptures {
-		cs = append(cs, file(fmt.Sprintf("random_%02d", i), randomName(i)))
-		cs = append(cs, console(fmt.Sprintf("c_random_%02d", i), randomName(i), "-c"))
+		name, capture := fmt.Sprintf("random_%02d", i), randomName(i)
+		cs = append(cs, file(name, capture), console("c_"+name, capture, "-c"))
+		if i < 6 {
+			cs = append(cs, file(name+"_f1", capture, "-f", "1"), file(name+"_b200", capture, "-b", "200"),
+				file(name+"_m300", capture, "-m", "300"), console("c_"+name+"_b100", capture, "-c", "-b", "100"))
+		}
+	}
+	for i := range randomPadded {
+		c := file(fmt.Sprintf("random_%02d_padded", i), randomPaddedName(i))
+		c.Diff = &Difference{Design: "4.1 Ethernet padding is not data",
+			AltArgs: []string{"-r", in("alt_" + randomPaddedName(i))}, Fix: []Transform{dropAttr("caplen")}}
+		cs = append(cs, c)
 	}
 	return cs
 }
