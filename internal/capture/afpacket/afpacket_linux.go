@@ -40,6 +40,7 @@ type source struct {
 	next      int
 	timeout   time.Duration
 	dec       decoder
+	pollFDs   [2]unix.PollFd // socket, wakeFD: kept here so waiting allocates nothing
 	dropped   uint64
 	// accepted counts packets the socket filter let into the ring (kept
 	// for tests: it proves the kernel filter is attached).
@@ -269,12 +270,16 @@ func (s *source) wait() error {
 	if atomic.LoadUint32(blockStatus(s.blockAt(s.next)))&statusUser != 0 {
 		return nil
 	}
-	fds := []unix.PollFd{{Fd: int32(s.fd), Events: unix.POLLIN}, {Fd: int32(s.wakeFD), Events: unix.POLLIN}}
-	_, err := unix.Poll(fds, -1)
+	s.pollFDs = [2]unix.PollFd{{Fd: int32(s.fd), Events: unix.POLLIN}, {Fd: int32(s.wakeFD), Events: unix.POLLIN}}
+	_, err := unix.Poll(s.pollFDs[:], -1)
 	if err != nil && !errors.Is(err, unix.EINTR) {
 		return fmt.Errorf("poll AF_PACKET socket on %s: %w", s.dev.name, err)
 	}
-	return s.socketError(fds[0].Revents)
+	if s.pollFDs[1].Revents&unix.POLLIN != 0 {
+		var counter [8]byte
+		_, _ = unix.Read(s.wakeFD, counter[:]) // re-arm for a later Run
+	}
+	return s.socketError(s.pollFDs[0].Revents)
 }
 
 // socketError turns POLLERR into the error the kernel recorded (ENETDOWN
@@ -305,8 +310,8 @@ func (s *source) drain(handle func(*layers.Frame) error) error {
 		if err := s.consume(handle); err != nil {
 			return err
 		}
-		fds := []unix.PollFd{{Fd: int32(s.fd), Events: unix.POLLIN}}
-		n, err := unix.Poll(fds, waitMS)
+		s.pollFDs[0] = unix.PollFd{Fd: int32(s.fd), Events: unix.POLLIN}
+		n, err := unix.Poll(s.pollFDs[:1], waitMS)
 		if err != nil && !errors.Is(err, unix.EINTR) {
 			return fmt.Errorf("poll AF_PACKET socket on %s while draining: %w", s.dev.name, err)
 		}

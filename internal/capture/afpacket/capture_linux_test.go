@@ -554,3 +554,37 @@ func TestRunReturnsOnCancelWithoutTraffic(t *testing.T) {
 		t.Errorf("idle link delivered %d frames", len(got))
 	}
 }
+
+// promiscuity is the device's promiscuity count as iproute2 shows it.
+func promiscuity(t *testing.T, ns *testutil.Netns, link string) string {
+	t.Helper()
+	m := regexp.MustCompile(`promiscuity (\d+)`).FindStringSubmatch(ns.IP(t, "-d", "link", "show", link))
+	if m == nil {
+		t.Fatalf("no promiscuity in ip -d link show %s", link)
+	}
+	return m[1]
+}
+
+// TestPromiscuousUnlessAskedNot: the socket's membership makes the device
+// promiscuous (tcpflow without -p), -p leaves it alone, and closing the
+// source gives it back.
+func TestPromiscuousUnlessAskedNot(t *testing.T) {
+	testutil.RequireBPF(t)
+	p := newVethPair(t)
+	quiet := openIn(t, p.b, capture.Config{Interface: p.vethB, Promisc: false}, Tuning{RingSize: 1 << 20}, nil)
+	if got := promiscuity(t, p.b, p.vethB); got != "0" {
+		t.Errorf("with -p: promiscuity %s, want 0", got)
+	}
+	loud := openIn(t, p.b, capture.Config{Interface: p.vethB, Promisc: true}, Tuning{RingSize: 1 << 20}, nil)
+	if got := promiscuity(t, p.b, p.vethB); got != "1" {
+		t.Errorf("without -p: promiscuity %s, want 1", got)
+	}
+	for _, s := range []*source{loud, quiet} {
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := promiscuity(t, p.b, p.vethB); got != "0" {
+		t.Errorf("after Close: promiscuity %s, want 0", got)
+	}
+}
