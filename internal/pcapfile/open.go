@@ -1,6 +1,7 @@
 package pcapfile
 
 import (
+	"archive/zip"
 	"compress/bzip2"
 	"compress/gzip"
 	"errors"
@@ -17,8 +18,8 @@ import (
 )
 
 // Open opens a capture file for reading: "-" is standard input, and names
-// ending in .gz, .bz2, .xz or .lzma are decompressed in-process (tcpflow
-// pipes them through gunzip, bunzip2, unxz, unlzma).
+// ending in .gz, .bz2, .xz, .lzma or .zip are decompressed in-process
+// (tcpflow pipes them through gunzip, bunzip2, unxz, unlzma, unzip -p).
 func Open(path string) (*Reader, error) {
 	var f *os.File
 	if path == "-" {
@@ -49,7 +50,7 @@ func Open(path string) (*Reader, error) {
 }
 
 // decompress wraps f in the decompressor its name asks for.
-func decompress(path string, f io.Reader) (io.Reader, error) {
+func decompress(path string, f *os.File) (io.Reader, error) {
 	var (
 		r   io.Reader
 		err error
@@ -63,6 +64,8 @@ func decompress(path string, f io.Reader) (io.Reader, error) {
 		r, err = xz.NewReader(f)
 	case strings.HasSuffix(path, ".lzma"):
 		r, err = lzma.NewReader(f)
+	case strings.HasSuffix(path, ".zip"):
+		r, err = unzip(f)
 	default:
 		return f, nil
 	}
@@ -72,8 +75,33 @@ func decompress(path string, f io.Reader) (io.Reader, error) {
 	return r, nil
 }
 
+// unzip reads every member of a zip archive in order, as "unzip -p" prints
+// them. The members' readers hold nothing beyond f, which Close closes.
+func unzip(f *os.File) (io.Reader, error) {
+	info, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	zr, err := zip.NewReader(f, info.Size())
+	if err != nil {
+		return nil, err
+	}
+	var members []io.Reader
+	for _, m := range zr.File {
+		if m.FileInfo().IsDir() {
+			continue
+		}
+		rc, err := m.Open()
+		if err != nil {
+			return nil, err
+		}
+		members = append(members, rc)
+	}
+	return io.MultiReader(members...), nil
+}
+
 func compressed(path string) bool {
-	for _, ext := range []string{".gz", ".bz2", ".xz", ".lzma"} {
+	for _, ext := range []string{".gz", ".bz2", ".xz", ".lzma", ".zip"} {
 		if strings.HasSuffix(path, ext) {
 			return true
 		}

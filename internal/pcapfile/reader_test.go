@@ -157,6 +157,18 @@ func TestCompressedAndStdin(t *testing.T) {
 			diffRecords(t, got, want)
 		})
 	}
+	t.Run("zip", func(t *testing.T) {
+		testutil.RequireTool(t, "zip")
+		archive := filepath.Join(t.TempDir(), "in.pcap.zip")
+		if out, err := exec.Command("zip", "-q", "-j", archive, plain).CombinedOutput(); err != nil {
+			t.Fatalf("zip: %v\n%s", err, out)
+		}
+		got, err := ourRecords(t, archive)
+		if err != nil {
+			t.Fatal(err)
+		}
+		diffRecords(t, got, want)
+	})
 	t.Run("stdin", func(t *testing.T) {
 		f, err := os.Open(plain)
 		if err != nil {
@@ -205,6 +217,8 @@ func TestErrorsWordedAsTcpflow(t *testing.T) {
 		{"short file header", pcap[:10], ".pcap"},
 		{"text", []byte("this is not a capture file, just some text\n"), ".pcap"},
 		{"not gzip", []byte("plain text"), ".pcap.gz"},
+		{"not zip", []byte("plain text"), ".pcap.zip"},
+		{"missing zip", nil, ".pcap.zip"},
 		{"archaic version", mutate(pcap, 4, 1|4<<16), ".pcap"},
 		{"unsupported version", mutate(pcap, 4, 2|5<<16), ".pcap"},
 		{"truncated record data", pcap[:len(pcap)-77], ".pcap"},
