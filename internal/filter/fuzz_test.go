@@ -73,7 +73,11 @@ func (g *exprGen) arith(depth int) string {
 	if op == "<<" || op == ">>" {
 		r = []string{"1", "2", "4", "(ip[0] & 7)"}[g.r.Intn(4)]
 	}
-	return "(" + g.arith(depth-1) + " " + op + " " + r + ")"
+	e := g.arith(depth-1) + " " + op + " " + r
+	if g.r.Intn(2) == 0 {
+		return e // precedence and associativity decide
+	}
+	return "(" + e + ")"
 }
 
 func (g *exprGen) expr(depth int) string {

@@ -89,11 +89,6 @@ func mcmp(off uint32, size uint16, v, mask uint32) *frag {
 func cmp(off uint32, size uint16, v uint32) *frag { return mcmp(off, size, v, 0xffffffff) }
 
 func ncmp(off uint32, size uint16, mask uint32, cond uint16, reverse bool, v uint32) *frag {
-	if mask == 0 && cond == jJEQ {
-		// libpcap's optimizer folds "and #0" to a constant and drops the
-		// load, so a short packet still passes.
-		return uncond((v == 0) != reverse)
-	}
 	s := []stmt{ld(size, off)}
 	if mask != 0xffffffff {
 		s = append(s, stmt{opALU | aluAND | srcK, mask})

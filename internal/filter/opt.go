@@ -29,39 +29,63 @@ type optimizer struct {
 }
 
 func optimize(head, reject *block) (*block, error) {
-	o := &optimizer{vals: map[*block]bval{}}
+	// Like libpcap's first opt_loop: branches move, statements do not
+	// change, and only directly loaded constants are known.
+	o := &optimizer{}
 	for iter := 0; iter < 100; iter++ {
 		order := topoOrder(head)
+		o.vals = map[*block]bval{}
 		for _, b := range order {
 			b.mark = false
-			if _, ok := o.vals[b]; !ok {
-				v, err := evalBlock(b)
-				if err != nil {
-					return nil, err
-				}
-				o.vals[b] = v
+			v, err := evalBlock(b, false)
+			if err != nil {
+				return nil, err
 			}
+			o.vals[b] = v
 		}
+		// The root block itself stays until opt_root.
 		changed := o.thread(head, order)
-		newHead := o.skipTrivial(head)
 		for _, b := range order {
 			jt, jf := o.skipTrivial(b.jt), o.skipTrivial(b.jf)
 			if jt != b.jt || jf != b.jf {
 				b.jt, b.jf, changed = jt, jf, true
 			}
 		}
-		if newHead != head {
-			head, changed = newHead, true
-		}
 		if !changed {
 			break
 		}
 	}
-	for _, b := range topoOrder(head) {
+	// The second loop simplifies statements; a jump that becomes constant
+	// then points both ways to its target, but no branch moves past it any
+	// more, except at the root (opt_root).
+	order := topoOrder(head)
+	for _, b := range order {
 		b.mark = false
 	}
-	if head == reject {
+	for _, b := range order {
+		v, err := evalBlock(b, true)
+		if err != nil {
+			return nil, err
+		}
+		if v.known && b.jop&srcX == 0 {
+			if cond(b.jop&0xf0, v.c, b.k) {
+				b.jf = b.jt
+			} else {
+				b.jt = b.jf
+			}
+		}
+	}
+	// opt_root: skip a root whose branches meet, but keep its statements
+	// (their loads can still reject a short packet) unless a return is left.
+	rootStmts := head.stmts
+	for !head.ret && head.jt == head.jf {
+		head = head.jt
+	}
+	switch {
+	case head == reject:
 		return nil, errorf("expression rejects all packets")
+	case !head.ret && len(rootStmts) > 0 && &rootStmts[0] != &head.stmts[0]:
+		head.stmts = append(append([]stmt{}, rootStmts...), head.stmts...)
 	}
 	return head, nil
 }
@@ -188,7 +212,7 @@ func intersect(sets [][]edgeFact) []edgeFact {
 // they are applied to the code: "0 % x" is 0 even when x is 0, and a packet
 // load whose value is never used is dropped, so it cannot reject a short
 // packet. Packet loads become keys; a constant divisor of zero is an error.
-func evalBlock(b *block) (bval, error) {
+func evalBlock(b *block, fold bool) (bval, error) {
 	var a, x bval
 	var mem [16]bval
 	out := make([]stmt, 0, len(b.stmts))
@@ -212,6 +236,10 @@ func evalBlock(b *block) (bval, error) {
 				a = x
 			}
 		case opALU:
+			if !fold {
+				a = aluKey(s, a, x)
+				break
+			}
 			var err error
 			if s, a, err = simplifyALU(s, a, x); err != nil {
 				return bval{}, err
@@ -224,7 +252,9 @@ func evalBlock(b *block) (bval, error) {
 		b.jop &^= srcX
 		b.k = x.c
 	}
-	b.stmts = dropDead(out, b.jop&srcX != 0)
+	if fold {
+		b.stmts = dropDead(out, b.jop&srcX != 0)
+	}
 	if b.jop&srcX != 0 {
 		return bval{key: fmt.Sprintf("%v ? %v", a, x)}, nil
 	}
@@ -232,6 +262,15 @@ func evalBlock(b *block) (bval, error) {
 }
 
 const nop = 0xffff
+
+// aluKey names an ALU result without folding anything.
+func aluKey(s stmt, a, x bval) bval {
+	b := bval{known: true, c: s.k}
+	if s.op&srcX != 0 {
+		b = x
+	}
+	return bval{key: fmt.Sprintf("(%v %s %v)", a, aluNames[s.op&0xf0], b)}
+}
 
 // simplifyALU is opt_stmt's ALU case: constant operands fold, and operations
 // with a zero operand become moves or constants.
@@ -247,6 +286,9 @@ func simplifyALU(s stmt, a, x bval) (stmt, bval, error) {
 		s = stmt{opALU | op | srcK, x.c}
 	}
 	if s.op&srcX == 0 {
+		if (op == aluLSH || op == aluRSH) && s.k > 31 {
+			return s, a, errorf("shift by more than 31 bits")
+		}
 		if s.k == 0 {
 			switch op {
 			case aluADD, aluSUB, aluLSH, aluRSH, aluOR, aluXOR:

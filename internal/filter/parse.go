@@ -371,10 +371,10 @@ func (p *parser) relation() (node, qual, bool) {
 }
 
 // Arithmetic precedence, lowest first, as bison resolves libpcap's grammar.
-// '^' has no declared precedence, so bison always shifts on it: its left
-// operand is the nearest operand and its right operand the rest of the
-// arithmetic (see unary).
-var arithLevels = [][]string{{"|"}, {"&"}, {"<<", ">>"}, {"+", "-"}, {"*", "/", "%"}}
+// '^' and '%' have no declared precedence, so bison always shifts on them:
+// their left operand is the nearest operand and their right operand the rest
+// of the arithmetic (see unary): "a / 2 % 7 + 1" is a / (2 % (7 + 1)).
+var arithLevels = [][]string{{"|"}, {"&"}, {"<<", ">>"}, {"+", "-"}, {"*", "/"}}
 
 func (p *parser) arith() (arith, bool) { return p.arithLevel(0) }
 
@@ -399,10 +399,10 @@ func (p *parser) unary() (arith, bool) {
 		return aNeg{x}, ok
 	}
 	x, ok := p.primary()
-	if ok && p.isOp("^") {
-		p.next()
+	if ok && p.isOp("^", "%") {
+		op := p.next().text
 		r, ok := p.arith()
-		return aBin{op: "^", l: x, r: r}, ok
+		return aBin{op: op, l: x, r: r}, ok
 	}
 	return x, ok
 }
