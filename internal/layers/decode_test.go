@@ -444,3 +444,40 @@ func TestDecodeAgainstTcpflow(t *testing.T) {
 		})
 	}
 }
+
+// tcpflowWrites reports whether tcpflow -w (its "packets not processed"
+// file) writes the capture's single frame.
+func tcpflowWrites(t *testing.T, path string) bool {
+	t.Helper()
+	testutil.RequireTool(t, "tcpflow")
+	dir := t.TempDir()
+	out := filepath.Join(dir, "unprocessed.pcap")
+	cmd := exec.Command("tcpflow", "-r", path, "-o", filepath.Join(dir, "flows"), "-w", out)
+	cmd.Dir = dir
+	if msg, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("tcpflow -w: %v\n%s", err, msg)
+	}
+	rd, err := pcapfile.Open(out)
+	if err != nil {
+		t.Fatalf("read tcpflow's -w file: %v", err)
+	}
+	defer rd.Close()
+	_, err = rd.Next()
+	return err == nil
+}
+
+// StatusIPNotTCP is exactly what tcpflow's -w writes; StatusNotIP and
+// StatusTCP frames it does not write.
+func TestStatusAgainstTcpflowW(t *testing.T) {
+	for _, c := range decodeCases() {
+		t.Run(c.name, func(t *testing.T) {
+			if c.differs != same {
+				t.Skipf("deliberate difference: %s", c.differs)
+			}
+			st, _ := ours(t, c)
+			if written := tcpflowWrites(t, writeCase(t, c)); written != (st == layers.StatusIPNotTCP) {
+				t.Errorf("status %d, tcpflow -w writes the frame: %v", st, written)
+			}
+		})
+	}
+}
