@@ -106,7 +106,9 @@ func open(ctx context.Context, cfg capture.Config, log *slog.Logger, o openOptio
 	if s.ns, err = netns.Get(); err != nil {
 		return nil, fmt.Errorf("open eBPF capture: get current network namespace: %w", err)
 	}
-	if s.h, err = netlink.NewHandleAt(s.ns); err != nil {
+	// The calling thread is in s.ns: a plain handle needs no setns (and so
+	// no CAP_SYS_ADMIN).
+	if s.h, err = netlink.NewHandle(); err != nil {
 		s.ns.Close()
 		return nil, fmt.Errorf("open eBPF capture: netlink handle: %w", err)
 	}
@@ -255,9 +257,8 @@ func (s *Source) setKind(index int, ifc iface, present bool) {
 func (s *Source) followLinks() error {
 	updates := make(chan netlink.LinkUpdate, 64)
 	s.watchDone = make(chan struct{})
-	ns := s.ns
+	// Subscribed from the calling thread, so in the capture's namespace.
 	err := netlink.LinkSubscribeWithOptions(updates, s.watchDone, netlink.LinkSubscribeOptions{
-		Namespace:     &ns,
 		ErrorCallback: func(err error) { s.log.Warn("following interfaces for -i any", "err", err) },
 	})
 	if err != nil {
@@ -284,7 +285,7 @@ func (s *Source) watchLinks(updates chan netlink.LinkUpdate) {
 	// unlocked, so it exits with the goroutine instead of carrying the
 	// namespace to other goroutines.
 	runtime.LockOSThread()
-	if err := netns.Set(s.ns); err != nil {
+	if err := enterNetns(s.ns); err != nil {
 		s.log.Warn("following interfaces for -i any: enter network namespace", "err", err)
 		for range updates {
 		}
@@ -299,6 +300,21 @@ func (s *Source) watchLinks(updates chan netlink.LinkUpdate) {
 		}
 		s.mu.Unlock()
 	}
+}
+
+// enterNetns moves the calling (locked) thread into ns unless it is there
+// already; setns needs CAP_SYS_ADMIN, which a single-namespace capture
+// should not.
+func enterNetns(ns netns.NsHandle) error {
+	cur, err := netns.Get()
+	if err != nil {
+		return err
+	}
+	defer cur.Close()
+	if cur.Equal(ns) {
+		return nil
+	}
+	return netns.Set(ns)
 }
 
 // attachLink attaches to l if its kind is supported; a failure on one
