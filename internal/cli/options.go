@@ -184,11 +184,15 @@ func (r *run) shortOption(c *config, o option) *earlyExit {
 	case 'B':
 		c.forceBinary = true
 		c.consoleOpts.Strip = false
+		r.debugf(c.debug, 10, "converting non-printable characters to '.'")
 	case 'C':
 		c.console = true
+		r.debugf(c.debug, 10, "printing packets to console only")
 		c.consoleOpts.NoHeader = true
+		r.debugf(c.debug, 10, "packet header dump suppressed")
 	case 'c':
 		c.console = true
+		r.debugf(c.debug, 10, "printing packets to console only")
 	case '0':
 		c.consoleOpts.NoNewline = true
 	case 'd':
@@ -200,7 +204,9 @@ func (r *run) shortOption(c *config, o option) *earlyExit {
 		r.debugLevel = c.debug
 	case 'D':
 		c.consoleOpts.Hex = true
+		r.debugf(c.debug, 10, "Console output in hex")
 		c.consoleOpts.Strip = false
+		r.debugf(c.debug, 10, "Will not convert non-printablesto '.'")
 	case 'E':
 		c.sel.Only(arg)
 	case 'e':
@@ -224,9 +230,11 @@ func (r *run) shortOption(c *config, o option) *earlyExit {
 	case 'i':
 		c.device = arg
 	case 'I':
+		r.debugf(c.debug, 10, "creating packet index files")
 		c.index = true
 	case 'g':
 		c.consoleOpts.Color = true
+		r.debugf(c.debug, 10, "using colors")
 	case 'l':
 		c.trailingList = true
 	case 'J':
@@ -238,10 +246,12 @@ func (r *run) shortOption(c *config, o option) *earlyExit {
 		c.lockname = arg
 	case 'm':
 		c.maxSeek = atoi(arg)
+		r.debugf(c.debug, 10, "max_seek set to %d", c.maxSeek)
 	case 'o':
 		c.outdir = arg
 	case 'p':
 		c.promisc = false
+		r.debugf(c.debug, 10, "NOT turning on promiscuous mode")
 	case 'q':
 		c.quiet = true
 	case 'R':
@@ -258,6 +268,7 @@ func (r *run) shortOption(c *config, o option) *earlyExit {
 		c.params[name] = value
 	case 's':
 		c.consoleOpts.Strip = true
+		r.debugf(c.debug, 10, "converting non-printable characters to '.'")
 	case 'T':
 		c.template = output.ApplyT(arg)
 	case 'U':

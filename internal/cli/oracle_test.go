@@ -82,6 +82,8 @@ func TestCommandLineMatchesTcpflow(t *testing.T) {
 		{"-f", "5", "-h"}, {"-d", "-3", "-h"}, {"-A", "x", "-h"}, {"-b5", "-d2", "-h"},
 		{"-o", "a/b"}, {"-o", "afile"}, {"-w", "x.pcap"}, {"-h", "--", "-V"}, {"port", "80", "-h"},
 		{"-cFX", "-FX", "-a"},
+		{"-v", "-B", "-C", "-c", "-D", "-I", "-g", "-m", "5", "-p", "-s", "-h"}, {"-v", "-hh"},
+		{"-L", "lock", "-h"}, {"-d", "x", "-Y"}, {"-K", "-h"}, {"-f", "0", "-h"},
 	}
 	for _, args := range cases {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {

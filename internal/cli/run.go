@@ -170,6 +170,7 @@ func (r *run) dumpFilter(c *config, operands []string) int {
 func (r *run) usage(level int) {
 	text := usageText
 	if level > 1 {
+		r.logf(10, "found max FDs to be %d using getdtablesize", dtableSize())
 		text = strings.Replace(usageLongText, "{{MAXFDS}}", strconv.Itoa(dtableSize()), 1)
 	}
 	_, _ = io.WriteString(r.stdout, strings.Replace(text, "{{PROG}}", r.prog, 1))
