@@ -56,7 +56,7 @@ func errorf(format string, args ...any) error {
 
 // readError is libpcap's wording for an I/O error (not a short read).
 func readError(err error) error {
-	return &Error{Msg: "error reading dump file: " + err.Error(), Err: err}
+	return &Error{Msg: "error reading dump file: " + strerror(err), Err: err}
 }
 
 // Reader reads frames from a pcap or pcapng stream.

@@ -206,10 +206,11 @@ func TestErrorsWordedAsTcpflow(t *testing.T) {
 	zw.Close()
 	cases := []struct {
 		name string
-		data []byte // nil: the file does not exist
+		data []byte // nil: the file does not exist; "dir": a directory
 		ext  string
 	}{
 		{"missing file", nil, ".pcap"},
+		{"directory", []byte("dir"), ".pcap"},
 		{"missing gz", nil, ".pcap.gz"},
 		{"empty", []byte{}, ".pcap"},
 		{"three bytes", pcap[:3], ".pcap"},
@@ -247,7 +248,12 @@ func TestErrorsWordedAsTcpflow(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "in"+c.ext)
-			if c.data != nil {
+			switch {
+			case string(c.data) == "dir":
+				if err := os.Mkdir(path, 0o755); err != nil {
+					t.Fatal(err)
+				}
+			case c.data != nil:
 				if err := os.WriteFile(path, c.data, 0o644); err != nil {
 					t.Fatal(err)
 				}
