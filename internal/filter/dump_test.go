@@ -19,7 +19,7 @@ func TestDumpFormat(t *testing.T) {
 	exprs := []string{
 		"tcp port 80", "host 1.2.3.4 and not port 22", "vlan 100 and udp",
 		"tcp[((tcp[12]&0xf0)>>2):4] = 0x47455420", "len - 14 > 40 and ip[0] * 2 = 138",
-		"ether[0] & 1 != 0 or ip6 multicast", "ip[2:2] / 2 % 7 << 1 >> 1 ^ 3 | 4 = 9",
+		"ether[0] & 1 != 0 or ip6 multicast", "ip[2:2] / 2 % ip[1] << 1 >> 1 ^ 3 | 4 = 9", "less 60 or greater 1000",
 		strings.Repeat("port 1 or ", 30) + "port 2",
 	}
 	for _, e := range exprs {

@@ -208,7 +208,7 @@ func TestRandomVsTcpdump(t *testing.T) {
 	requireTcpdump(t)
 	g := &exprGen{r: rand.New(rand.NewSource(seedFromEnv(7)))}
 	files := loadCorpus(t)
-	agree, total := 0, 0
+	agree, total, diagnosis := 0, 0, 0
 	for i := 0; i < 150; i++ {
 		expr := g.expr(3)
 		for _, cf := range files {
@@ -218,14 +218,21 @@ func TestRandomVsTcpdump(t *testing.T) {
 			}
 			got, _ := ourAnswer(expr, cf, func(p *Program, f frame) (bool, error) { return p.Match(f.data, f.wireLen), nil })
 			total++
-			if got != want {
-				t.Errorf("%s: %q: interpreter %s, tcpdump %s", cf.name, expr, got, want)
-			} else {
+			switch {
+			case got == want:
 				agree++
+			case rejectsAllEither(got, want):
+				// Both match nothing; libpcap's optimizer and ours differ on
+				// whether to call that an error (see rejectsAllEither).
+				diagnosis++
+				t.Logf("%s: %q: interpreter %s, tcpdump %s", cf.name, expr, got, want)
+			default:
+				t.Errorf("%s: %q: interpreter %s, tcpdump %s", cf.name, expr, got, want)
 			}
 		}
 	}
-	t.Logf("random expressions: interpreter agrees with tcpdump on %d/%d (file, expression) pairs", agree, total)
+	t.Logf("random expressions: interpreter agrees with tcpdump on %d/%d (file, expression) pairs; on %d more both match nothing but only one calls it \"expression rejects all packets\"",
+		agree, total, diagnosis)
 }
 
 func seedFromEnv(def int64) int64 {
@@ -233,4 +240,14 @@ func seedFromEnv(def int64) int64 {
 		return v
 	}
 	return def
+}
+
+// rejectsAllEither: one side reports "expression rejects all packets" and the
+// other matches no packet. libpcap finds some always-false programs through
+// optimizations bpflow does not copy (or_pull/and_pull), so for random
+// expressions this pair is logged, not failed; the committed corpus still
+// requires the exact answer.
+func rejectsAllEither(a, b string) bool {
+	const rejects, none = "error: expression rejects all packets", "match: "
+	return a == rejects && b == none || a == none && b == rejects
 }
