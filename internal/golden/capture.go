@@ -46,6 +46,9 @@ type capture struct {
 	cut   int                  // bytes removed from the end of the file (a truncated capture)
 	raw   []byte               // the file's bytes as they are (not a capture)
 	mpls  []pktbuild.MPLSLabel // a label stack between link header and IP
+	// wrap, for link types pktbuild does not build, turns the IP packet into
+	// the frame.
+	wrap func(p *pkt, ip []byte) []byte
 	// second, in a pcapng capture, is a second interface with another link
 	// type; the packets it selects are written on it.
 	second *iface
@@ -130,6 +133,9 @@ func (c *capture) frame(p *pkt) ([]byte, uint32) {
 	}
 	ls = append(ls, pktbuild.Payload(p.data))
 	b := pktbuild.Build(ls...)
+	if c.wrap != nil {
+		b = c.wrap(p, b)
+	}
 	b = append(b, p.pad...)
 	wire := uint32(len(b))
 	if p.padUncapt {

@@ -226,6 +226,9 @@ var corpus = sync.OnceValue(func() map[string]*capture {
 	for _, c := range linkCaptures() {
 		add(c)
 	}
+	for _, c := range wifiCaptures() {
+		add(c)
+	}
 	for _, c := range randomCapturesList() {
 		add(c)
 	}

@@ -29,7 +29,7 @@ func console(name, capture string, opts ...string) Case {
 // cases is the golden corpus, in a fixed order.
 var cases = sync.OnceValue(func() []Case {
 	var all []Case
-	for _, group := range [][]Case{inputCases(), flowCases(), namingCases(), consoleCases(), optionCases(), linkCases(), differenceCases(), hangCases(), randomCases()} {
+	for _, group := range [][]Case{inputCases(), flowCases(), namingCases(), consoleCases(), optionCases(), linkCases(), wifiCases(), differenceCases(), hangCases(), randomCases()} {
 		all = append(all, group...)
 	}
 	return all
@@ -229,6 +229,7 @@ func optionCases() []Case {
 		{Name: "h", Args: []string{"-h"}},
 		{Name: "hh", Args: []string{"-hh"}},
 		{Name: "help_long", Args: []string{"--help"}},
+		{Name: "H", Args: []string{"-H"}},
 		file("verbose_long", "basic_http.pcap", "--verbose"),
 		{Name: "unknown_opt", Args: []string{"-Y"}},
 		{Name: "P_undocumented", Args: []string{"-P"}},
