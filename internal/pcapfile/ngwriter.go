@@ -1,6 +1,7 @@
 package pcapfile
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"io"
@@ -29,7 +30,7 @@ const (
 type NgWriter struct {
 	w      io.Writer
 	order  byteOrder
-	ifaces []uint64 // units per second of each interface in this section
+	ifaces []ngWriterIface // the interfaces of this section
 	buf    []byte
 }
 
@@ -46,6 +47,15 @@ type NgInterface struct {
 	// TsResol is the if_tsresol option byte (0: the option is omitted, which
 	// means microseconds; 9: ns; 0x80|n: 2^-n seconds).
 	TsResol uint8
+	// TsOffset is the if_tsoffset option in seconds (0: omitted); packet
+	// timestamps are stored relative to it.
+	TsOffset int64
+}
+
+// ngWriterIface is what packets need of their interface.
+type ngWriterIface struct {
+	ups    uint64 // timestamp units per second
+	offset int64  // if_tsoffset, seconds
 }
 
 // NewNgWriter writes a Section Header Block and returns the writer; add
@@ -77,11 +87,16 @@ func (nw *NgWriter) AddInterface(ifc NgInterface) (uint32, error) {
 	nw.order.PutUint16(body[0:], uint16(ifc.LinkType))
 	nw.order.PutUint32(body[4:], ifc.Snaplen)
 	if ifc.TsResol != 0 {
-		opt := make([]byte, 8)
-		nw.order.PutUint16(opt[0:], optIfTsresol)
-		nw.order.PutUint16(opt[2:], 1)
-		opt[4] = ifc.TsResol
-		body = append(body, opt...)
+		body = nw.order.AppendUint16(body, optIfTsresol)
+		body = nw.order.AppendUint16(body, 1)
+		body = append(body, ifc.TsResol, 0, 0, 0)
+	}
+	if ifc.TsOffset != 0 {
+		body = nw.order.AppendUint16(body, optIfTsoffset)
+		body = nw.order.AppendUint16(body, 8)
+		body = nw.order.AppendUint64(body, uint64(ifc.TsOffset))
+	}
+	if len(body) > 8 {
 		body = append(body, 0, 0, 0, 0) // opt_endofopt
 	}
 	ups, ok := unitsPerSecond(ifc.TsResol)
@@ -91,7 +106,7 @@ func (nw *NgWriter) AddInterface(ifc NgInterface) (uint32, error) {
 	if err := nw.block(blockIDB, body); err != nil {
 		return 0, err
 	}
-	nw.ifaces = append(nw.ifaces, ups)
+	nw.ifaces = append(nw.ifaces, ngWriterIface{ups: ups, offset: ifc.TsOffset})
 	return uint32(len(nw.ifaces) - 1), nil
 }
 
@@ -104,7 +119,8 @@ func (nw *NgWriter) WritePacket(iface uint32, ts int64, wireLen uint32, data []b
 	if wireLen == 0 {
 		wireLen = uint32(len(data))
 	}
-	units := fromNanos(ts, nw.ifaces[iface])
+	ifc := nw.ifaces[iface]
+	units := fromNanos(ts-ifc.offset*1e9, ifc.ups)
 	body := nw.buf[:0]
 	body = nw.order.AppendUint32(body, iface)
 	body = nw.order.AppendUint32(body, uint32(units>>32))
@@ -128,6 +144,13 @@ func (nw *NgWriter) WriteSimple(wireLen uint32, data []byte) error {
 	body = pad4(append(body, data...))
 	nw.buf = body
 	return nw.block(blockSPB, body)
+}
+
+// WriteBlock writes a block of any type with the given body (padded to 4
+// bytes), e.g. Name Resolution or Interface Statistics blocks that readers
+// must step over.
+func (nw *NgWriter) WriteBlock(typ uint32, body []byte) error {
+	return nw.block(typ, pad4(bytes.Clone(body)))
 }
 
 func (nw *NgWriter) block(typ uint32, body []byte) error {

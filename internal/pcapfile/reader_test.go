@@ -126,6 +126,7 @@ func TestReadsWhatLibpcapReads(t *testing.T) {
 		{"pcapng be tsresol 10^-7", ngFile(t, true, []uint8{7}, 0, false, frames)},
 		{"pcapng sections", ngFile(t, false, []uint8{0, 9}, 2, false, frames)},
 		{"pcapng simple packets", ngFile(t, true, []uint8{6}, 0, true, frames)},
+		{"pcapng tsoffset and foreign blocks", ngOffsetFile(t, frames)},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -283,4 +284,37 @@ func tsresolFile(t *testing.T, resol uint8) []byte {
 	c := bytes.Clone(ng)
 	c[resolOff] = resol
 	return c
+}
+
+// ngOffsetFile has interfaces with if_tsoffset and blocks readers skip (Name
+// Resolution, Interface Statistics, an unknown type) between the packets.
+func ngOffsetFile(t testing.TB, frames [][]byte) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	w, err := pcapfile.NewNgWriter(&buf, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ifc := range []pcapfile.NgInterface{
+		{LinkType: layers.LinkEthernet, Snaplen: 65535, TsOffset: 1_500_000_000},
+		{LinkType: layers.LinkEthernet, Snaplen: 65535, TsResol: 9, TsOffset: -100},
+	} {
+		if _, err := w.AddInterface(ifc); err != nil {
+			t.Fatal(err)
+		}
+	}
+	foreign := []struct {
+		typ  uint32
+		body []byte
+	}{{4, []byte{0, 0, 0, 0}}, {5, make([]byte, 12)}, {0x40000bad, []byte("x")}}
+	for i, f := range frames {
+		b := foreign[i%len(foreign)]
+		if err := w.WriteBlock(b.typ, b.body); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.WritePacket(uint32(i%2), times[i%len(times)], 0, f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return buf.Bytes()
 }

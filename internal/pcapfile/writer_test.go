@@ -100,3 +100,25 @@ func TestPcapngBeyondLibpcap(t *testing.T) {
 		}
 	}
 }
+
+// if_tsoffset round trip: the times written come back.
+func TestPcapngTsoffsetRoundTrip(t *testing.T) {
+	frames := testFrames()
+	rd, err := pcapfile.NewReader(bytes.NewReader(ngOffsetFile(t, frames)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range frames {
+		f, err := rd.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := times[i]
+		if i%2 == 0 { // interface 0 has µs resolution
+			want = want / 1000 * 1000
+		}
+		if f.TS != want {
+			t.Errorf("record %d at %d, wrote %d", i, f.TS, want)
+		}
+	}
+}
