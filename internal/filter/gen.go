@@ -202,56 +202,32 @@ func (g *gen) proto(v uint32, proto, dir string) *frag {
 	return nil
 }
 
+// abbrevEther are the protocol names that test the link-layer type.
+var abbrevEther = map[string]uint32{
+	"ip": etIP, "arp": etARP, "rarp": etRARP, "ip6": etIPv6, "decnet": 0x6003, "lat": 0x6004,
+	"sca": 0x6007, "mopdl": 0x6001, "moprc": 0x6002, "iso": 0xfe, "stp": 0x42, "netbeui": 0xf0,
+}
+
+// abbrevIP are the protocol names that test the IP protocol: the number and
+// the family qualifier gen_proto gets ("" = IPv4 and IPv6).
+var abbrevIP = map[string]struct {
+	proto  uint32
+	family string
+}{
+	"sctp": {ipSCTP, ""}, "tcp": {ipTCP, ""}, "udp": {ipUDP, ""}, "icmp": {ipICMP, "ip"},
+	"igmp": {ipIGMP, "ip"}, "igrp": {ipIGRP, "ip"}, "pim": {ipPIM, ""}, "vrrp": {ipVRRP, "ip"},
+	"carp": {ipVRRP, "ip"}, "icmp6": {ipICMP6, "ip6"}, "ah": {ipAH, ""}, "esp": {ipESP, ""},
+}
+
 // abbrev is gen_proto_abbrev: a protocol name on its own.
 func (g *gen) abbrev(proto string) *frag {
-	switch proto {
-	case "sctp":
-		return g.proto(ipSCTP, "", "")
-	case "tcp":
-		return g.proto(ipTCP, "", "")
-	case "udp":
-		return g.proto(ipUDP, "", "")
-	case "icmp":
-		return g.proto(ipICMP, "ip", "")
-	case "igmp":
-		return g.proto(ipIGMP, "ip", "")
-	case "igrp":
-		return g.proto(ipIGRP, "ip", "")
-	case "pim":
-		return g.proto(ipPIM, "", "")
-	case "vrrp", "carp":
-		return g.proto(ipVRRP, "ip", "")
-	case "ip":
-		return g.linktype(etIP)
-	case "arp":
-		return g.linktype(etARP)
-	case "rarp":
-		return g.linktype(etRARP)
-	case "ip6":
-		return g.linktype(etIPv6)
-	case "icmp6":
-		return g.proto(ipICMP6, "ip6", "")
-	case "ah":
-		return g.proto(ipAH, "", "")
-	case "esp":
-		return g.proto(ipESP, "", "")
-	case "decnet":
-		return g.linktype(0x6003)
-	case "lat":
-		return g.linktype(0x6004)
-	case "sca":
-		return g.linktype(0x6007)
-	case "mopdl":
-		return g.linktype(0x6001)
-	case "moprc":
-		return g.linktype(0x6002)
-	case "iso":
-		return g.linktype(0xfe)
-	case "stp":
-		return g.linktype(0x42)
-	case "netbeui":
-		return g.linktype(0xf0)
-	case "ether":
+	if et, ok := abbrevEther[proto]; ok {
+		return g.linktype(et)
+	}
+	if p, ok := abbrevIP[proto]; ok {
+		return g.proto(p.proto, p.family, "")
+	}
+	if proto == "ether" {
 		fail("link layer applied in wrong context")
 	}
 	fail("'%s' is not supported by bpflow", proto)
