@@ -8,7 +8,7 @@ import (
 )
 
 var (
-	pidPrefix   = regexp.MustCompile(`([^\s\[\]]+)\[[0-9]+\]: `)
+	pidPrefix   = regexp.MustCompile(`(?m)^([^\s\[\]]+)\[[0-9]+\]: `)
 	synPointer  = regexp.MustCompile(`SYN TO IGNORE! SYN tcp=0x[0-9a-fA-F]+`)
 	openFD      = regexp.MustCompile(`(retrying_open ::open\(.*\))=[0-9]+\n`)
 	volatileXML = []*regexp.Regexp{
@@ -20,16 +20,17 @@ var (
 	flowMapSize = regexp.MustCompile(`<flow_map_size>([0-9]+)</flow_map_size>`)
 )
 
-// Normalize rewrites, in place, what legitimately differs between runs:
-//   - "name[1234]: " message prefixes become "name[PID]: ";
+// Normalize rewrites, in place, what legitimately differs between runs.
+// On stderr (stdout carries payload bytes and is left alone):
+//   - "name[1234]: " at the start of a line becomes "name[PID]: ";
 //   - the pointer of "SYN TO IGNORE! SYN tcp=0x…" becomes "0xPTR";
-//   - the descriptor in "retrying_open ::open(…)=5" (-d 2 and up) becomes "FD";
-//   - in every DFXML report (a file starting with "<?xml" that has a <dfxml>
-//     element) the contents of build_environment, execution_environment and
-//     rusage are dropped, and the fileobjects of the flows still open at the
-//     end of input — the last <flow_map_size> of them — are sorted.
+//   - the descriptor in "retrying_open ::open(…)=5" (-d 2 and up) becomes "FD".
+//
+// In every DFXML report (a file starting with "<?xml" that has a <dfxml>
+// element) the contents of build_environment, execution_environment and
+// rusage are dropped, and the fileobjects of the flows still open at the end
+// of input — the last <flow_map_size> of them — are sorted.
 func Normalize(s *Snapshot) {
-	s.Stdout = normalizeText(s.Stdout)
 	s.Stderr = normalizeText(s.Stderr)
 	for i := range s.Entries {
 		e := &s.Entries[i]
