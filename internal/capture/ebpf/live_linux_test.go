@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -460,7 +459,7 @@ func TestVLANTagRestored(t *testing.T) {
 				frames = append(frames, pb.Build(tagged, v4, pb.TCP{SrcPort: 4242, DstPort: 80, Seq: uint32(i * 100), Flags: pb.ACK}, payload(100)))
 			}
 			frames = append(frames, pb.Build(tagged, v4, pb.TCP{SrcPort: 4243, DstPort: 9999, Flags: pb.SYN}))
-			inject(t, n.a, n.ifA, frames)
+			n.a.Inject(t, n.ifA, frames)
 			td.waitFor(t, ".9999:")
 			ours := drain(t, s)
 			lt, theirs := td.frames(t)
@@ -469,31 +468,6 @@ func TestVLANTagRestored(t *testing.T) {
 				t.Errorf("tagged frames differ from tcpdump's (%d vs %d):\n%s", len(got), len(want), cmp.Diff(want, got))
 			}
 		})
-	}
-}
-
-// inject sends raw frames out of ifname through a packet socket.
-func inject(t *testing.T, ns *testutil.Netns, ifname string, frames [][]byte) {
-	t.Helper()
-	err := ns.Do(func() error {
-		ifc, err := net.InterfaceByName(ifname)
-		if err != nil {
-			return err
-		}
-		fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, 0)
-		if err != nil {
-			return err
-		}
-		defer unix.Close(fd)
-		for _, f := range frames {
-			if err := unix.Sendto(fd, f, 0, &unix.SockaddrLinklayer{Ifindex: ifc.Index, Halen: 6}); err != nil {
-				return fmt.Errorf("send %d-byte frame on %s: %w", len(f), ifname, err)
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
 	}
 }
 
@@ -598,8 +572,8 @@ func TestBigTCP(t *testing.T) {
 				f[18], f[19] = 0, 0 // BIG TCP: IPv6 payload length 0, the skb says how long
 				frames = append(frames, f)
 			}
-			injectGSO(t, n.a, n.ifA, frames, 14+40+20, 1400)
-			inject(t, n.a, n.ifA, [][]byte{pb.Build(eth, ip, pb.TCP{SrcPort: 4243, DstPort: 9999, Flags: pb.SYN})})
+			n.a.InjectGSO(t, n.ifA, frames, testutil.GSO{Type: 4, HdrLen: 14 + 40 + 20, Size: 1400, CsumStart: 14 + 40, CsumOffset: 16})
+			n.a.Inject(t, n.ifA, [][]byte{pb.Build(eth, ip, pb.TCP{SrcPort: 4243, DstPort: 9999, Flags: pb.SYN})})
 			td.waitFor(t, ".9999:")
 			ours := drain(t, s)
 			lt, theirs := td.frames(t)
@@ -633,43 +607,6 @@ func bigFrames(frames [][]byte) [][]byte {
 		}
 	}
 	return out
-}
-
-// injectGSO sends frames out of ifname as GSO TCP/IPv6 packets (a virtio-net
-// header in front of each), as a VM's virtio NIC would.
-func injectGSO(t *testing.T, ns *testutil.Netns, ifname string, frames [][]byte, hdrLen, mss uint16) {
-	t.Helper()
-	err := ns.Do(func() error {
-		ifc, err := net.InterfaceByName(ifname)
-		if err != nil {
-			return err
-		}
-		fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, 0)
-		if err != nil {
-			return err
-		}
-		defer unix.Close(fd)
-		if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_VNET_HDR, 1); err != nil {
-			return fmt.Errorf("PACKET_VNET_HDR: %w", err)
-		}
-		for _, f := range frames {
-			// struct virtio_net_hdr: flags NEEDS_CSUM, gso_type TCPV6,
-			// hdr_len, gso_size, csum_start (TCP), csum_offset (TCP checksum).
-			vh := make([]byte, 10, 10+len(f))
-			vh[0], vh[1] = 1, 4
-			binary.LittleEndian.PutUint16(vh[2:], hdrLen)
-			binary.LittleEndian.PutUint16(vh[4:], mss)
-			binary.LittleEndian.PutUint16(vh[6:], 14+40)
-			binary.LittleEndian.PutUint16(vh[8:], 16)
-			if err := unix.Sendto(fd, append(vh, f...), 0, &unix.SockaddrLinklayer{Ifindex: ifc.Index, Halen: 6}); err != nil {
-				return fmt.Errorf("send %d-byte GSO frame on %s: %w", len(f), ifname, err)
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
 }
 
 // streamFrom places the payload of the frames from port at seq - base.
