@@ -415,34 +415,41 @@ func flowName(s layers.Segment) string {
 	return n
 }
 
-func TestDecodeAgainstTcpflow(t *testing.T) {
+// eachCompatCase runs check on every case where tcpflow 1.6.1 is the oracle.
+func eachCompatCase(t *testing.T, check func(t *testing.T, c decodeCase)) {
 	for _, c := range decodeCases() {
 		t.Run(c.name, func(t *testing.T) {
 			if c.differs != same {
 				t.Skipf("deliberate difference: %s", c.differs)
 			}
-			st, s := ours(t, c)
-			name, payload, printed, refused := tcpflowView(t, writeCase(t, c))
-			if refused != "" {
-				t.Fatalf("tcpflow refused the capture: %s", refused)
-			}
-			if !printed {
-				if st == layers.StatusTCP && len(s.Payload) > 0 {
-					t.Fatalf("decoded %d payload bytes; tcpflow prints nothing", len(s.Payload))
-				}
-				return
-			}
-			if st != layers.StatusTCP {
-				t.Fatalf("status %d; tcpflow printed %s: %x", st, name, payload)
-			}
-			if got := flowName(s); got != name {
-				t.Errorf("flow name %s, tcpflow %s", got, name)
-			}
-			if !bytes.Equal(s.Payload, payload) {
-				t.Errorf("payload %x, tcpflow %x", s.Payload, payload)
-			}
+			check(t, c)
 		})
 	}
+}
+
+func TestDecodeAgainstTcpflow(t *testing.T) {
+	eachCompatCase(t, func(t *testing.T, c decodeCase) {
+		st, s := ours(t, c)
+		name, payload, printed, refused := tcpflowView(t, writeCase(t, c))
+		if refused != "" {
+			t.Fatalf("tcpflow refused the capture: %s", refused)
+		}
+		if !printed {
+			if st == layers.StatusTCP && len(s.Payload) > 0 {
+				t.Fatalf("decoded %d payload bytes; tcpflow prints nothing", len(s.Payload))
+			}
+			return
+		}
+		if st != layers.StatusTCP {
+			t.Fatalf("status %d; tcpflow printed %s: %x", st, name, payload)
+		}
+		if got := flowName(s); got != name {
+			t.Errorf("flow name %s, tcpflow %s", got, name)
+		}
+		if !bytes.Equal(s.Payload, payload) {
+			t.Errorf("payload %x, tcpflow %x", s.Payload, payload)
+		}
+	})
 }
 
 // tcpflowWrites reports whether tcpflow -w (its "packets not processed"
@@ -469,15 +476,10 @@ func tcpflowWrites(t *testing.T, path string) bool {
 // StatusIPNotTCP is exactly what tcpflow's -w writes; StatusNotIP and
 // StatusTCP frames it does not write.
 func TestStatusAgainstTcpflowW(t *testing.T) {
-	for _, c := range decodeCases() {
-		t.Run(c.name, func(t *testing.T) {
-			if c.differs != same {
-				t.Skipf("deliberate difference: %s", c.differs)
-			}
-			st, _ := ours(t, c)
-			if written := tcpflowWrites(t, writeCase(t, c)); written != (st == layers.StatusIPNotTCP) {
-				t.Errorf("status %d, tcpflow -w writes the frame: %v", st, written)
-			}
-		})
-	}
+	eachCompatCase(t, func(t *testing.T, c decodeCase) {
+		st, _ := ours(t, c)
+		if written := tcpflowWrites(t, writeCase(t, c)); written != (st == layers.StatusIPNotTCP) {
+			t.Errorf("status %d, tcpflow -w writes the frame: %v", st, written)
+		}
+	})
 }
