@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/netip"
 	"os/exec"
@@ -625,4 +626,37 @@ func streamFrom(t *testing.T, lt layers.LinkType, frames [][]byte, port int, bas
 		copy(out[off:], seg.Payload)
 	}
 	return out
+}
+
+// TestDefaultInterface: without -i, the capture takes the first interface
+// that is up and not loopback, as libpcap's default device does.
+func TestDefaultInterface(t *testing.T) {
+	n := newLiveNet(t, false)
+	s := openIn(t, n.b, capture.Config{}, openOptions{copy: copyDynptr})
+	var want int
+	n.b.Do(func() error { l, err := netlink.LinkByName(n.ifB); want = l.Attrs().Index; return err })
+	if _, ok := s.attached[want]; !ok || len(s.attached) != 1 {
+		t.Errorf("attached to %v, want only %s (ifindex %d)", slices.Collect(maps.Keys(s.attached)), n.ifB, want)
+	}
+}
+
+// TestPromisc: promiscuous mode is asked for as libpcap asks (a packet
+// socket membership the kernel drops when the socket closes), not with -p.
+func TestPromisc(t *testing.T) {
+	n := newLiveNet(t, false)
+	promisc := func() int {
+		var p int
+		n.b.Do(func() error { l, err := netlink.LinkByName(n.ifB); p = l.Attrs().Promisc; return err })
+		return p
+	}
+	for _, want := range []bool{true, false} {
+		s := openIn(t, n.b, capture.Config{Interface: n.ifB, Promisc: want}, openOptions{copy: copyDynptr})
+		if got := promisc() == 1; got != want {
+			t.Errorf("Promisc %v: interface promiscuous %v", want, got)
+		}
+		s.Close()
+		if promisc() != 0 {
+			t.Errorf("Promisc %v: still promiscuous after Close", want)
+		}
+	}
 }
