@@ -166,15 +166,22 @@ var ebpfSizes = map[uint16]struct {
 }{szB: {1, asm.Byte}, szH: {2, asm.Half}, szW: {4, asm.Word}}
 
 // load reads n bytes at the frame offset in R2 into dst, big-endian, or
-// rejects the packet when the frame is too short (libpcap's bounds check).
-func (e *ebpfAsm) load(dst asm.Register, sz uint16, vlan bool) {
+// rejects the packet when the frame is too short (libpcap's bounds check;
+// bpf_skb_load_bytes fails exactly then). minOff is the least the offset can
+// be: loads wholly before the tag, or wholly after it, need no rebuilt header.
+func (e *ebpfAsm) load(dst asm.Register, sz uint16, vlan bool, minOff uint32, fixed bool) {
 	s := ebpfSizes[sz]
 	real, done := e.newLabel(), e.newLabel()
-	e.emit(asm.Mov.Reg(asm.R3, asm.R2), asm.Add.Imm(asm.R3, s.n), asm.LoadMem(asm.R4, asm.RFP, stackPLen, asm.DWord))
-	e.jmpReg(asm.JGT, asm.JumpClass, asm.R3, asm.R4, "reject")
-	if vlan {
+	switch {
+	case !vlan, fixed && minOff+uint32(s.n) <= 12:
+	case minOff >= 16:
+		e.jmp(asm.JEq, asm.JumpClass, regVLAN, 0, real)
+		e.emit(asm.Sub.Imm(asm.R2, 4))
+	default:
 		adjust := e.newLabel()
 		e.jmp(asm.JEq, asm.JumpClass, regVLAN, 0, real)
+		e.emit(asm.Mov.Reg(asm.R3, asm.R2), asm.Add.Imm(asm.R3, s.n), asm.LoadMem(asm.R4, asm.RFP, stackPLen, asm.DWord))
+		e.jmpReg(asm.JGT, asm.JumpClass, asm.R3, asm.R4, "reject")
 		e.jmp(asm.JGE, asm.JumpClass, asm.R2, 16, adjust)
 		// Within the rebuilt header: R2 < 16, so R2+n <= 20.
 		// Byte by byte: a variable stack offset must be aligned to the access size.
@@ -226,10 +233,10 @@ func (e *ebpfAsm) translate(pc int, op uint16, jt, jf uint8, k uint32, vlan bool
 		e.emit(asm.Mov.Reg32(asm.R0, regA), asm.Return())
 	case op&0x07 == opLD && (op&0xe0 == mABS || op&0xe0 == mIND):
 		e.offset(op&0xe0 == mIND, k)
-		e.load(regA, op&0x18, vlan)
+		e.load(regA, op&0x18, vlan, k, op&0xe0 == mABS)
 	case op == opLDX|mMSH|szB:
 		e.offset(false, k)
-		e.load(regX, szB, vlan)
+		e.load(regX, szB, vlan, k, true)
 		e.emit(asm.And.Imm32(regX, 0xf), asm.LSh.Imm32(regX, 2))
 	case op == opLD|mLEN|szW, op == opLDX|mLEN|szW:
 		dst := regA

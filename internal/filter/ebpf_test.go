@@ -168,3 +168,33 @@ func matchSet(answer string) map[int]bool {
 	}
 	return set
 }
+
+// TestEBPFSizes loads the reference expressions and logs their cBPF and eBPF
+// lengths and how many instructions the verifier processed.
+func TestEBPFSizes(t *testing.T) {
+	testutil.RequireBPF(t)
+	for _, e := range []string{
+		"tcp", "port 80", "host 192.168.1.2 and not port 80", "portrange 8000-8100",
+		"net 2001:db8::/32", "tcp dst port 80 or 443 or 53",
+		"tcp[tcpflags] & (tcp-syn|tcp-ack) == (tcp-syn|tcp-ack)", "vlan and host 1.2.3.4",
+	} {
+		p, err := Compile(e, layers.LinkEthernet)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, err := p.EBPF()
+		if err != nil {
+			t.Fatal(err)
+		}
+		prog, err := loadFilterProgram(t, p)
+		if err != nil {
+			t.Fatalf("%q: %v", e, err)
+		}
+		info, err := prog.Info()
+		if err != nil {
+			t.Fatal(err)
+		}
+		verified, _ := info.VerifiedInstructions()
+		t.Logf("%-56q cBPF %3d  eBPF %4d  verifier processed %5d", e, len(p.Raw()), len(body), verified)
+	}
+}
