@@ -10,6 +10,7 @@ import (
 	"maps"
 	"net"
 	"net/netip"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -658,5 +659,62 @@ func TestPromisc(t *testing.T) {
 		if promisc() != 0 {
 			t.Errorf("Promisc %v: still promiscuous after Close", want)
 		}
+	}
+}
+
+// TestRawIPDevice: a tun device has no link header; libpcap gives raw IP
+// frames there, and so must we (the program variant for L3 devices).
+func TestRawIPDevice(t *testing.T) {
+	testutil.RequireBPF(t)
+	ns := testutil.NewNetns(t)
+	ns.IP(t, "tuntap", "add", "dev", "bftun0", "mode", "tun")
+	// A reader on the tun device gives it carrier, so packets reach the
+	// driver and libpcap's tap.
+	var tun *os.File
+	err := ns.Do(func() (err error) {
+		if tun, err = os.OpenFile("/dev/net/tun", os.O_RDWR, 0); err != nil {
+			return err
+		}
+		ifr, err := unix.NewIfreq("bftun0")
+		if err != nil {
+			return err
+		}
+		ifr.SetUint16(unix.IFF_TUN | unix.IFF_NO_PI)
+		return unix.IoctlIfreq(int(tun.Fd()), unix.TUNSETIFF, ifr)
+	})
+	if err != nil {
+		t.Skipf("open /dev/net/tun: %v", err)
+	}
+	defer tun.Close()
+	ns.IP(t, "addr", "add", "198.51.100.1/24", "dev", "bftun0")
+	ns.IP(t, "link", "set", "bftun0", "up")
+	td := startTcpdump(t, ns, "bftun0")
+	s := openIn(t, ns, capture.Config{Interface: "bftun0"}, openOptions{copy: copyScratch})
+	if s.LinkType() != layers.LinkRaw {
+		t.Fatalf("link type %d on a tun device, want raw IP", s.LinkType())
+	}
+	// Nobody answers on the tun device: one SYN leaves through TC egress.
+	ns.Do(func() error {
+		d := net.Dialer{Timeout: 300 * time.Millisecond}
+		if c, err := d.Dial("tcp", "198.51.100.2:80"); err == nil {
+			c.Close()
+		}
+		return nil
+	})
+	td.waitFor(t, ".80: Flags [S]")
+	ours := drain(t, s)
+	lt, theirs := td.frames(t)
+	if lt != layers.LinkRaw {
+		t.Fatalf("tcpdump's link type %d, want raw IP", lt)
+	}
+	want, got := ofPort(t, lt, theirs, 80), ofPort(t, lt, ours, 80)
+	// TC egress runs before the kernel completes the TCP checksum for a
+	// device without checksum offload; libpcap's tap runs after. Only that
+	// field may differ.
+	for _, f := range slices.Concat(want, got) {
+		zeroTCPChecksum(f, int(f[0]&0x0f)*4)
+	}
+	if len(want) == 0 || !slices.EqualFunc(want, got, bytes.Equal) {
+		t.Errorf("raw IP frames differ from tcpdump's: %d vs %d\n%s", len(got), len(want), cmp.Diff(want, got))
 	}
 }
