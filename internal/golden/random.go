@@ -167,6 +167,10 @@ func randomCases() []Case {
 			cs = append(cs, file(name+"_f1", capture, "-f", "1"), file(name+"_b200", capture, "-b", "200"),
 				file(name+"_m300", capture, "-m", "300"), console("c_"+name+"_b100", capture, "-c", "-b", "100"))
 		}
+		if i < 3 {
+			cs = append(cs, console("c_"+name+"_D", capture, "-c", "-D"), console("C_"+name+"_gB", capture, "-C", "-g", "-B"),
+				file(name+"_Fk_T", capture, "-Fk", "-T", "%N-%A.%a-%B.%b%C%c"))
+		}
 	}
 	for i := range randomPadded {
 		c := file(fmt.Sprintf("random_%02d_padded", i), randomPaddedName(i))
