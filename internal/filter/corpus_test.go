@@ -227,5 +227,18 @@ func corpus() []corpusFile {
 		})},
 		{"sll", layers.LinkLinuxSLL, "LINUX_SLL", sll},
 		{"sll2", layers.LinkLinuxSLL2, "LINUX_SLL2", sll2},
+		{"ipv4", layers.LinkIPv4, "IPV4", linkFrames(func(et uint16, _ int) []byte { return onlyEther(et, 0x0800) })},
+		{"ipv6", layers.LinkIPv6, "IPV6", linkFrames(func(et uint16, _ int) []byte { return onlyEther(et, 0x86dd) })},
+		{"ppp", layers.LinkPPP, "PPP", append(linkFrames(func(et uint16, _ int) []byte {
+			return cat([]byte{0xff, 0x03}, be16(uint16(pppType(uint32(et)))))
+		}), full(cat([]byte{0xff, 0x03, 0x02, 0x81, 0, 0, 0x51, 64}, ipv4Packet("1.2.3.4", "10.0.0.1", 6, 0, nil, tcpSeg(1234, 80, 0x18, "mpls")))))},
 	}
+}
+
+// onlyEther keeps the packets of one network protocol, with no link header.
+func onlyEther(et, want uint16) []byte {
+	if et != want {
+		return nil
+	}
+	return []byte{}
 }

@@ -55,7 +55,7 @@ var linkNames = map[layers.LinkType]string{
 	layers.LinkNull: "BSD loopback", layers.LinkEthernet: "Ethernet",
 	layers.LinkRaw: "Raw IP", layers.LinkLoop: "OpenBSD loopback",
 	layers.LinkLinuxSLL: "Linux cooked v1", layers.LinkIPv4: "Raw IPv4",
-	layers.LinkIPv6: "Raw IPv6", layers.LinkLinuxSLL2: "Linux cooked v2",
+	layers.LinkIPv6: "Raw IPv6", layers.LinkLinuxSLL2: "Linux cooked v2", layers.LinkPPP: "PPP",
 }
 
 func newGen(link layers.LinkType) (*gen, error) {
@@ -71,6 +71,8 @@ func newGen(link layers.LinkType) (*gen, error) {
 		g.offLinkTyp, g.offLinkPL = 0, 20
 	case layers.LinkRaw, layers.LinkIPv4, layers.LinkIPv6:
 		g.offLinkTyp, g.offLinkPL = -1, 0
+	case layers.LinkPPP:
+		g.offLinkTyp, g.offLinkPL = 2, 4
 	default:
 		return nil, errorf("filters on link type %d are not supported", link)
 	}
@@ -137,6 +139,8 @@ func (g *gen) linktype(ll uint32) *frag {
 			return or(or(g.loopbackFamily(24), g.loopbackFamily(28)), g.loopbackFamily(30))
 		}
 		return uncond(false)
+	case layers.LinkPPP:
+		return cmp(uint32(g.offLinkTyp), szH, pppType(ll))
 	case layers.LinkIPv4:
 		return uncond(ll == etIP)
 	case layers.LinkIPv6:
@@ -435,4 +439,24 @@ func (g *gen) loopbackFamily(af uint32) *frag {
 		af = af<<24 | af>>24
 	}
 	return cmp(0, szW, af)
+}
+
+// pppType maps an Ethernet type to the PPP protocol number, as libpcap's
+// ethertype_to_ppptype does.
+func pppType(ll uint32) uint32 {
+	switch ll {
+	case etIP:
+		return 0x0021
+	case etIPv6:
+		return 0x0057
+	case 0x6003: // DECnet
+		return 0x0027
+	case 0x809b: // AppleTalk
+		return 0x0029
+	case 0x8137: // IPX
+		return 0x002b
+	case etMPLS:
+		return 0x0281
+	}
+	return ll
 }

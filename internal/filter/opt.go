@@ -43,8 +43,19 @@ func optimize(head, reject *block) (*block, error) {
 			}
 			o.vals[b] = v
 		}
-		// The root block itself stays until opt_root.
+		// The root block itself stays until opt_root; a constant jump
+		// points both ways to its outcome (opt_peep).
 		changed := o.thread(head, order)
+		for _, b := range order {
+			if v := o.vals[b]; v.known && b.jop&srcX == 0 && b.jt != b.jf {
+				if cond(b.jop&0xf0, v.c, b.k) {
+					b.jf = b.jt
+				} else {
+					b.jt = b.jf
+				}
+				changed = true
+			}
+		}
 		for _, b := range order {
 			jt, jf := o.skipTrivial(b.jt), o.skipTrivial(b.jf)
 			if jt != b.jt || jf != b.jf {

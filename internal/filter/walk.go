@@ -363,7 +363,7 @@ func (g *gen) mpls(label uint32, hasLabel bool) *frag {
 	switch {
 	case g.mplsDepth > 0:
 		f = mcmp(g.nl()-4+2, szB, 0, 1) // the previous label was not the bottom of the stack
-	case g.link == layers.LinkEthernet:
+	case g.link == layers.LinkEthernet, g.link == layers.LinkPPP:
 		f = g.linktype(etMPLS)
 	default:
 		fail("no MPLS support for %s", g.linkName)
