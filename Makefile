@@ -2,7 +2,7 @@
 GO ?= go
 CLANG ?= clang-14
 
-.PHONY: build test generate check-generate bench
+.PHONY: build test generate check-generate golden-generate golden-record
 
 build:
 	CGO_ENABLED=0 $(GO) build -o bin/bpflow ./cmd/bpflow
@@ -21,3 +21,11 @@ generate:
 # Regenerate and fail when the committed generated files differ.
 check-generate: generate
 	git diff --exit-code -- bpf internal testdata ':!testdata/cases'
+
+# Rewrite the golden corpus's captures from the generator (internal/golden).
+golden-generate:
+	$(GO) test ./internal/golden -run TestGenerate -update
+
+# Re-record the expected outputs from Debian's tcpflow 1.6.1 (never from bpflow).
+golden-record:
+	$(GO) test ./internal/golden -run TestConformance -record
