@@ -10,6 +10,9 @@
 # feature probe), bpflow-scratch (eBPF, per-CPU scratch copy path forced).
 # BENCH_DIR is the harness directory (default /work/shared/bench); the
 # harness needs root, iproute2, ethtool, iperf3, tcpflow, tcpdump and Go.
+# WORKDIR is where captures write (default: the harness's choice); use a
+# tmpfs (e.g. WORKDIR=/dev/shm/bench MIN_FREE_GB=5) to measure capture, not
+# the disk: with output on disk both tools stall in page-cache writeback.
 # In-kernel cost per packet: scripts/bench-live-kernel.sh.
 set -euo pipefail
 RUNS=3 DUR=10
@@ -32,7 +35,7 @@ BIN=$ROOT/bin/bpflow
 
 for scen in "${SCENARIOS[@]}"; do
 	echo "== $scen"
-	"$BENCH_DIR/run.sh" -n "$RUNS" -d "$DUR" -c none -c tcpflow-o \
+	"$BENCH_DIR/run.sh" -n "$RUNS" -d "$DUR" ${WORKDIR:+-w "$WORKDIR"} -c none -c tcpflow-o \
 		-c "bpflow=$BIN --capture=ebpf -i {IF} -o {OUT} {FILTER}" \
 		-c "bpflow-scratch=env BPFLOW_EBPF_COPY=scratch $BIN --capture=ebpf -i {IF} -o {OUT} {FILTER}" \
 		"$scen"
