@@ -2,12 +2,24 @@
 GO ?= go
 CLANG ?= clang-14
 
-.PHONY: build test generate check-generate golden-generate golden-record
+.PHONY: build deps test generate check-generate golden-generate golden-record
 
 build:
 	CGO_ENABLED=0 $(GO) build -o bin/bpflow ./cmd/bpflow
 
-# The README's test command: every test, oracles included where installed.
+# Debian packages the tests use as oracles and tools (tcpflow 1.6.1, tcpdump/libpcap,
+# clang for the BPF object, xz/bzip2 for tcpflow's decompression, pdftotext and
+# rsvg-convert for the picture tests). Installs only what is missing; needs root.
+DEB_PKGS = tcpflow tcpdump clang llvm libbpf-dev bpftool iproute2 poppler-utils librsvg2-bin xz-utils bzip2
+deps:
+	@missing=$$(for p in $(DEB_PKGS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+	$(GO) mod download
+
+# Every test. Tests whose oracle (tcpflow, tcpdump) or privilege (root, BPF) is
+# missing skip with the reason, unless BPFLOW_REQUIRE_{TCPFLOW,TCPDUMP,BPF}=1.
 test:
 	$(GO) vet ./...
 	$(GO) test -count=1 ./...
