@@ -3,6 +3,7 @@ package output
 import (
 	"encoding/binary"
 	"io"
+	"slices"
 	"strconv"
 
 	"github.com/bpflow/bpflow/internal/flow"
@@ -86,36 +87,50 @@ func (c *Console) Print(f *flow.Flow, data []byte) error {
 }
 
 // appendStripped copies data replacing every byte that is not printable in
-// the C locale (0x20–0x7E), LF or CR by '.'. Printable runs are found eight
-// bytes at a time and copied whole: -c spends most of its time here.
+// the C locale (0x20–0x7E), LF or CR by '.'. -c spends most of its time
+// here, and binary payloads have short printable runs, so every 8-byte word
+// is translated at once with lane-exact masks (no carry crosses a byte, see
+// stripWord) instead of branching per byte.
 func appendStripped(b, data []byte) []byte {
-	const ones, highs = 0x0101010101010101, 0x8080808080808080
-	i, n := 0, len(data)
-	for i < n {
-		start := i
-		for i+8 <= n {
-			x := binary.LittleEndian.Uint64(data[i:])
-			below := (x - ones*0x20) & ^x & highs        // some byte < 0x20
-			above := ((x + ones*(127-0x7e)) | x) & highs // some byte > 0x7e
-			if below|above != 0 {
-				break
-			}
-			i += 8
-		}
-		for i < n && data[i] >= 0x20 && data[i] <= 0x7e {
-			i++
-		}
-		b = append(b, data[start:i]...)
-		if i < n {
-			if ch := data[i]; ch == '\n' || ch == '\r' {
-				b = append(b, ch)
-			} else {
-				b = append(b, '.')
-			}
-			i++
-		}
+	n := len(data)
+	b = slices.Grow(b, n)
+	out := b[len(b) : len(b)+n]
+	i := 0
+	for ; i+8 <= n; i += 8 {
+		binary.LittleEndian.PutUint64(out[i:], stripWord(binary.LittleEndian.Uint64(data[i:])))
 	}
-	return b
+	for ; i < n; i++ {
+		out[i] = stripByte(data[i])
+	}
+	return b[:len(b)+n]
+}
+
+// stripWord applies stripByte to the eight bytes of x. Each test works on
+// 7-bit lanes whose 8th bit is reserved for the result, so a lane's sum or
+// difference never carries into its neighbour.
+func stripWord(x uint64) uint64 {
+	const ones, highs, lows = 0x0101010101010101, 0x8080808080808080, 0x7f7f7f7f7f7f7f7f
+	lo := x & lows
+	atLeastSpace := ((lo | highs) - ones*0x20) & highs // lane & 0x7f >= 0x20
+	isDEL := (lo + ones) & highs                       // lane & 0x7f == 0x7f
+	printable := atLeastSpace &^ isDEL &^ x            // and bit 7 clear
+	keep := printable | zeroLanes(x^ones*'\n') | zeroLanes(x^ones*'\r')
+	mask := (keep >> 7) * 0xff
+	return x&mask | ones*'.'&^mask
+}
+
+// zeroLanes has bit 7 of each lane set where that byte of x is zero.
+func zeroLanes(x uint64) uint64 {
+	const highs, lows = 0x8080808080808080, 0x7f7f7f7f7f7f7f7f
+	return ^(((x & lows) + lows) | x) & highs
+}
+
+// stripByte is appendStripped's rule for one byte (tcpflow's print_packet).
+func stripByte(ch byte) byte {
+	if (ch >= 0x20 && ch <= 0x7e) || ch == '\n' || ch == '\r' {
+		return ch
+	}
+	return '.'
 }
 
 // appendHexDump is tcpflow's -D layout: 32 bytes a line, "%04x: ", byte
