@@ -105,24 +105,19 @@ func appendStripped(b, data []byte) []byte {
 	return b[:len(b)+n]
 }
 
-// stripWord applies stripByte to the eight bytes of x. Each test works on
-// 7-bit lanes whose 8th bit is reserved for the result, so a lane's sum or
-// difference never carries into its neighbour.
+// stripWord applies stripByte to the eight bytes of x. The tests work on
+// the low seven bits of each lane, so a lane's sum or difference stays
+// within its byte (bit 7 holds the answer) and never reaches a neighbour.
 func stripWord(x uint64) uint64 {
 	const ones, highs, lows = 0x0101010101010101, 0x8080808080808080, 0x7f7f7f7f7f7f7f7f
 	lo := x & lows
-	atLeastSpace := ((lo | highs) - ones*0x20) & highs // lane & 0x7f >= 0x20
-	isDEL := (lo + ones) & highs                       // lane & 0x7f == 0x7f
-	printable := atLeastSpace &^ isDEL &^ x            // and bit 7 clear
-	keep := printable | zeroLanes(x^ones*'\n') | zeroLanes(x^ones*'\r')
+	atLeastSpace := (lo | highs) - ones*0x20 // 0x80|lo − 0x20 keeps bit 7 iff lo ≥ 0x20
+	notDEL := ^(lo + ones)                   // lo + 1 reaches bit 7 only for 0x7f
+	isLF := ^((lo ^ ones*'\n') + lows)       // adding 0x7f reaches bit 7 unless zero
+	isCR := ^((lo ^ ones*'\r') + lows)
+	keep := (atLeastSpace&notDEL | isLF | isCR) &^ x & highs // and bit 7 of x clear
 	mask := (keep >> 7) * 0xff
 	return x&mask | ones*'.'&^mask
-}
-
-// zeroLanes has bit 7 of each lane set where that byte of x is zero.
-func zeroLanes(x uint64) uint64 {
-	const highs, lows = 0x8080808080808080, 0x7f7f7f7f7f7f7f7f
-	return ^(((x & lows) + lows) | x) & highs
 }
 
 // stripByte is appendStripped's rule for one byte (tcpflow's print_packet).
