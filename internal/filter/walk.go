@@ -313,6 +313,10 @@ func (g *gen) other(n nOther) *frag {
 		return g.vlan(n.num, n.hasNum)
 	case "mpls":
 		return g.mpls(n.num, n.hasNum)
+	case "pppoed":
+		return g.linktype(etPPPoED)
+	case "pppoes":
+		return g.pppoes(n.num, n.hasNum)
 	case "broadcast":
 		return g.broadcast(n.proto)
 	case "multicast":
@@ -426,4 +430,22 @@ func (g *gen) namedHost(name string, q qual) *frag {
 		fail("unknown host '%s' for specified address family", name)
 	}
 	return g.host(addr, 0xffffffff, q.proto, q.dir, "host")
+}
+
+// pppoes is gen_pppoes: a PPPoE session frame; what follows is read as PPP
+// inside it.
+func (g *gen) pppoes(sess uint32, hasSess bool) *frag {
+	f := g.linktype(etPPPoES)
+	if hasSess {
+		if sess > 0xffff {
+			fail("PPPoE session number %d greater than maximum %d", sess, 0xffff)
+		}
+		f = and(f, mcmp(g.nl()+2, szH, sess, 0xffff))
+	}
+	g.offLinkHdr = int(g.nl()) + 6
+	g.offLinkTyp = g.offLinkHdr
+	g.offLinkPL = g.offLinkHdr + 2
+	g.offNL = 0
+	g.link, g.linkName = layers.LinkPPP, linkNames[layers.LinkPPP]
+	return f
 }
