@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -478,25 +479,38 @@ func TestVLANTagRestored(t *testing.T) {
 func TestAnyFollowsNewLinks(t *testing.T) {
 	testutil.RequireBPF(t)
 	n := &liveNet{a: testutil.NewNetns(t), b: testutil.NewNetns(t)}
-	attached := make(chan int, 16)
+	type event struct {
+		index    int
+		attached bool
+	}
+	events := make(chan event, 16)
 	td := startTcpdumpArgs(t, n.b, "any", "tcp", "-y", "LINUX_SLL")
-	s := openIn(t, n.b, capture.Config{Interface: "any"}, openOptions{copy: copyDynptr, onAttach: func(i int) { attached <- i }})
+	s := openIn(t, n.b, capture.Config{Interface: "any"}, openOptions{copy: copyDynptr, onLink: func(i int, a bool) { events <- event{i, a} }})
 	if s.LinkType() != layers.LinkLinuxSLL {
 		t.Fatalf("link type %d for any, want Linux cooked", s.LinkType())
 	}
-	<-attached // lo, there from the start
+	wait := func(want event) {
+		t.Helper()
+		for {
+			select {
+			case e := <-events:
+				if e == want {
+					return
+				}
+			case <-time.After(bound):
+				t.Fatalf("no link event %+v", want)
+			}
+		}
+	}
+	<-events // lo, there from the start
 	n.ifA, n.ifB = testutil.Veth(t, n.a, n.b, "192.0.2.1/24", "192.0.2.2/24")
 	n.addrA, n.addrB = netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("192.0.2.2")
 	var idx int
 	n.b.Do(func() error { l, err := netlink.LinkByName(n.ifB); idx = l.Attrs().Index; return err })
-	for got := 0; got != idx; {
-		select {
-		case got = <-attached:
-		case <-time.After(bound):
-			t.Fatalf("never attached to %s (ifindex %d) created after start", n.ifB, idx)
-		}
-	}
+	wait(event{idx, true})
 	port := exchange(t, n, td, 8001, 30_000, 3_000)
+	n.b.IP(t, "link", "del", n.ifB)
+	wait(event{idx, false})
 	compareWithTcpdump(t, td, s, port)
 }
 
@@ -716,5 +730,30 @@ func TestRawIPDevice(t *testing.T) {
 	}
 	if len(want) == 0 || !slices.EqualFunc(want, got, bytes.Equal) {
 		t.Errorf("raw IP frames differ from tcpdump's: %d vs %d\n%s", len(got), len(want), cmp.Diff(want, got))
+	}
+}
+
+// TestTrickleArrives: the program wakes the reader only for batches; a lone
+// connection's frames must still arrive while Run runs (the reader's poll
+// deadline), not only when the capture stops.
+func TestTrickleArrives(t *testing.T) {
+	n := newLiveNet(t, false)
+	s := openIn(t, n.b, capture.Config{Interface: n.ifB}, openOptions{copy: copyDynptr})
+	ctx, cancel := context.WithCancel(context.Background())
+	first := make(chan struct{})
+	done := make(chan error, 1)
+	var once sync.Once
+	go func() {
+		done <- s.Run(ctx, func(*layers.Frame) error { once.Do(func() { close(first) }); return nil })
+	}()
+	transfer(t, n, 5001, 10, 10)
+	select {
+	case <-first:
+	case <-time.After(bound):
+		t.Error("no frame delivered while capturing")
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
 	}
 }

@@ -52,7 +52,7 @@ type Source struct {
 	// without locking per record).
 	kinds atomic.Pointer[map[uint32]iface]
 
-	onAttach   func(ifindex int)
+	onLink     func(ifindex int, attached bool)
 	promisc    *promisc
 	reader     *ringbuf.Reader
 	watchDone  chan struct{}
@@ -80,9 +80,9 @@ func Open(ctx context.Context, cfg capture.Config, log *slog.Logger) (capture.So
 // openOptions are settings tests choose and users do not.
 type openOptions struct {
 	copy copyPath
-	// onAttach, when set, is told each interface the capture attached to
-	// (tests wait on it instead of sleeping).
-	onAttach func(ifindex int)
+	// onLink, when set, is told each interface the capture attached to
+	// (true) or forgot (false); tests wait on it instead of sleeping.
+	onLink func(ifindex int, attached bool)
 }
 
 func open(ctx context.Context, cfg capture.Config, log *slog.Logger, o openOptions) (*Source, error) {
@@ -98,7 +98,7 @@ func open(ctx context.Context, cfg capture.Config, log *slog.Logger, o openOptio
 	if err := rlimit.RemoveMemlock(); err != nil {
 		log.Debug("raise RLIMIT_MEMLOCK (needs CAP_SYS_RESOURCE before kernel 5.11)", "err", err)
 	}
-	s := &Source{cfg: cfg, log: log, copy: o.copy, onAttach: o.onAttach, any: cfg.Interface == "any", attached: map[int]*attachment{}}
+	s := &Source{cfg: cfg, log: log, copy: o.copy, onLink: o.onLink, any: cfg.Interface == "any", attached: map[int]*attachment{}}
 	s.kinds.Store(&map[uint32]iface{})
 	s.snaplen = snaplenFor(cfg.Snaplen)
 	s.ringSize = roundRing(cfg.RingSize)
@@ -230,8 +230,8 @@ func (s *Source) attach(ifc iface) error {
 	}
 	s.attached[ifc.index] = a
 	s.setKind(ifc.index, ifc, true)
-	if s.onAttach != nil {
-		s.onAttach(ifc.index)
+	if s.onLink != nil {
+		s.onLink(ifc.index, true)
 	}
 	s.log.Debug("capturing on interface", "interface", ifc.name, "ifindex", ifc.index, "hook", a.mode)
 	return nil
@@ -342,6 +342,9 @@ func (s *Source) forget(index int) {
 	delete(s.attached, index)
 	s.setKind(index, iface{}, false)
 	s.log.Debug("interface removed", "interface", a.name, "ifindex", index)
+	if s.onLink != nil {
+		s.onLink(index, false)
+	}
 }
 
 // LinkType is the link type of every frame Run delivers.
