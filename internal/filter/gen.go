@@ -46,7 +46,6 @@ type gen struct {
 	offLinkTyp int // offset of the link-layer type field, -1 when there is none
 	offLinkPL  int // offset of the link-layer payload
 	offNL      int // offset of the network layer within the payload (mpls)
-	vlanDepth  int
 	mplsDepth  int
 	regs       [16]bool
 	curReg     int

@@ -358,7 +358,6 @@ func (g *gen) vlan(id uint32, hasID bool) *frag {
 	}
 	g.offLinkPL += 4
 	g.offLinkTyp += 4
-	g.vlanDepth++
 	return f
 }
 
