@@ -5,14 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/cilium/ebpf/asm"
-	"github.com/cilium/ebpf/ringbuf"
 	"github.com/cilium/ebpf/rlimit"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
@@ -52,9 +50,12 @@ type Source struct {
 	// without locking per record).
 	kinds atomic.Pointer[map[uint32]iface]
 
-	onLink     func(ifindex int, attached bool)
-	promisc    *promisc
-	reader     *ringbuf.Reader
+	onLink  func(ifindex int, attached bool)
+	promisc *promisc
+	ring    *ring
+	// copyBuf holds records that are rewritten before delivery (chunks,
+	// cooked frames): the ring's mapping is read-only.
+	copyBuf    []byte
 	watchDone  chan struct{}
 	watchWait  sync.WaitGroup
 	monoToReal int64
@@ -154,11 +155,11 @@ func (s *Source) start(ctx context.Context) error {
 			}
 		}
 	}
-	rd, err := ringbuf.NewReader(s.maps.ring)
+	rg, err := newRing(s.maps.ring.FD(), s.ringSize)
 	if err != nil {
-		return fmt.Errorf("open eBPF capture: map ring buffer of %d bytes: %w", s.ringSize, err)
+		return fmt.Errorf("open eBPF capture: %w", err)
 	}
-	s.reader = rd
+	s.ring = rg
 	return ctx.Err()
 }
 
@@ -353,44 +354,27 @@ func (s *Source) LinkType() layers.LinkType { return s.linkType }
 // Run delivers frames until ctx is done, then detaches, drains the ring and
 // returns nil.
 func (s *Source) Run(ctx context.Context, handle func(*layers.Frame) error) error {
-	var rec ringbuf.Record
+	deliver := func(raw []byte) error { return s.deliver(raw, handle) }
 	for {
 		if ctx.Err() != nil {
-			return s.finish(&rec, handle)
+			return s.finish(deliver)
 		}
-		s.reader.SetDeadline(time.Now().Add(pollInterval))
-		for {
-			err := s.reader.ReadInto(&rec)
-			if errors.Is(err, os.ErrDeadlineExceeded) {
-				break
-			}
-			if err != nil {
-				return fmt.Errorf("read eBPF capture ring: %w", err)
-			}
-			if err := s.deliver(rec.RawSample, handle); err != nil {
-				return err
-			}
+		if _, err := s.ring.consume(deliver); err != nil {
+			return err
+		}
+		if err := s.ring.wait(pollInterval); err != nil {
+			return err
 		}
 	}
 }
 
 // finish stops capturing and delivers what the kernel already captured.
-func (s *Source) finish(rec *ringbuf.Record, handle func(*layers.Frame) error) error {
+func (s *Source) finish(deliver func([]byte) error) error {
 	if err := s.detachAll(); err != nil {
 		s.log.Warn("detach eBPF capture", "err", err)
 	}
-	s.reader.SetDeadline(time.Now())
-	for {
-		err := s.reader.ReadInto(rec)
-		if errors.Is(err, os.ErrDeadlineExceeded) {
-			break
-		}
-		if err != nil {
-			return fmt.Errorf("drain eBPF capture ring: %w", err)
-		}
-		if err := s.deliver(rec.RawSample, handle); err != nil {
-			return err
-		}
+	if _, err := s.ring.consume(deliver); err != nil {
+		return err
 	}
 	st := s.Stats()
 	s.final = &st
@@ -398,6 +382,10 @@ func (s *Source) finish(rec *ringbuf.Record, handle func(*layers.Frame) error) e
 }
 
 func (s *Source) deliver(raw []byte, handle func(*layers.Frame) error) error {
+	if s.any || len(raw) > 30 && raw[30]&flagChunk != 0 {
+		s.copyBuf = append(s.copyBuf[:0], raw...)
+		raw = s.copyBuf
+	}
 	r, data, err := decodeRecord(raw)
 	if err != nil {
 		return err
@@ -489,8 +477,8 @@ func (s *Source) Close() error {
 			st := s.Stats()
 			s.final = &st
 		}
-		if s.reader != nil {
-			errs = append(errs, s.reader.Close())
+		if s.ring != nil {
+			errs = append(errs, s.ring.Close())
 		}
 		for _, p := range s.progs {
 			if p != nil {
