@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"regexp"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -21,6 +22,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 	"golang.org/x/net/bpf"
+	"golang.org/x/sys/unix"
 
 	"github.com/bpflow/bpflow/internal/capture"
 	"github.com/bpflow/bpflow/internal/layers"
@@ -586,5 +588,42 @@ func TestPromiscuousUnlessAskedNot(t *testing.T) {
 	}
 	if got := promiscuity(t, p.b, p.vethB); got != "0" {
 		t.Errorf("after Close: promiscuity %s, want 0", got)
+	}
+}
+
+// TestDeviceDownThenGone: like libpcap, a device going down pauses the
+// capture (it resumes when the device is up again) and a device deleted
+// ends it with the message tcpflow prints, checked against tcpflow itself.
+func TestDeviceDownThenGone(t *testing.T) {
+	testutil.RequireBPF(t)
+	p := newVethPair(t)
+	tcpflow := startListening(t, p.b, t.TempDir(), nil, "tcpflow", "-c", "-i", p.vethB)
+	r := startCapture(t, p.b, capture.Config{Interface: p.vethB, Snaplen: 65536}, Tuning{}, nil)
+	p.b.IP(t, "link", "set", p.vethB, "down")
+	p.b.IP(t, "link", "set", p.vethB, "up")
+	p.b.IP(t, "neigh", "replace", p.addrA, "lladdr", p.macA, "dev", p.vethB, "nud", "permanent")
+	exchange(t, p.a, p.b, p.addrB)
+	r.waitRSTs(t, 1)
+	p.b.IP(t, "link", "del", p.vethB)
+	var err error
+	select {
+	case err = <-r.done:
+		r.done <- nil // for the cleanup's stop
+	case <-time.After(30 * time.Second):
+		t.Fatal("Run still running 30 s after its device was deleted")
+	}
+	if err == nil {
+		t.Fatal("Run returned nil after its device was deleted")
+	}
+	if !errors.Is(err, unix.ENODEV) {
+		t.Errorf("err %v, want ENODEV", err)
+	}
+	if waitErr := <-tcpflow.done; waitErr == nil {
+		t.Log("tcpflow exited 0")
+	}
+	tcpflow.done = nil
+	lines := strings.Split(strings.TrimSpace(tcpflow.stderr.String()), "\n")
+	if got, want := "tcpflow: "+err.Error(), lines[len(lines)-1]; got != want {
+		t.Errorf("message %q, tcpflow said %q", got, want)
 	}
 }
