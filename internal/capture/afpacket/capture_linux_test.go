@@ -123,18 +123,23 @@ func (r *capRun) stop(t *testing.T) []captured {
 	return r.frames
 }
 
-// isRST reports a TCP reset in an Ethernet (802.1Q tags skipped) or SLL
-// frame carrying IPv4; the tests end every exchange with one.
+// isRST reports a TCP reset in an Ethernet (802.1Q tags skipped), SLL or
+// raw frame carrying IPv4; the tests end every exchange with one.
 func isRST(link layers.LinkType, b []byte) bool {
-	off := 12
-	if link == layers.LinkLinuxSLL {
+	off, etype := 12, uint16(0x0800)
+	switch link {
+	case layers.LinkRaw:
+		off = 0
+	case layers.LinkLinuxSLL:
 		off = 14
 	}
-	if len(b) < off+2 {
-		return false
+	if link != layers.LinkRaw {
+		if len(b) < off+2 {
+			return false
+		}
+		etype = binary.BigEndian.Uint16(b[off:])
+		off += 2
 	}
-	etype := binary.BigEndian.Uint16(b[off:])
-	off += 2
 	for (etype == 0x8100 || etype == 0x88a8) && len(b) >= off+4 {
 		etype = binary.BigEndian.Uint16(b[off+2:])
 		off += 4
@@ -626,4 +631,64 @@ func TestDeviceDownThenGone(t *testing.T) {
 	if got, want := "tcpflow: "+err.Error(), lines[len(lines)-1]; got != want {
 		t.Errorf("message %q, tcpflow said %q", got, want)
 	}
+}
+
+// TestRawIPDeviceLikeTcpdump: a tun device has no link header; libpcap
+// captures it as raw IP (LINKTYPE_RAW) and so must we, both directions.
+func TestRawIPDeviceLikeTcpdump(t *testing.T) {
+	testutil.RequireBPF(t)
+	ns := testutil.NewNetns(t)
+	var tun *os.File
+	if err := ns.Do(func() error {
+		fd, err := unix.Open("/dev/net/tun", unix.O_RDWR|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return err
+		}
+		tun = os.NewFile(uintptr(fd), "tun")
+		ifr, err := unix.NewIfreq("bftun0")
+		if err != nil {
+			return err
+		}
+		ifr.SetUint16(unix.IFF_TUN | unix.IFF_NO_PI)
+		return unix.IoctlIfreq(fd, unix.TUNSETIFF, ifr)
+	}); err != nil {
+		t.Fatalf("create tun device: %v", err)
+	}
+	defer tun.Close()
+	ns.IP(t, "addr", "add", "10.9.0.1", "peer", "10.9.0.2", "dev", "bftun0")
+	ns.IP(t, "link", "set", "bftun0", "up")
+	td := startTcpdump(t, ns, "-i", "bftun0")
+	r := startCapture(t, ns, capture.Config{Interface: "bftun0", Snaplen: 65536}, Tuning{}, nil)
+	if r.src.LinkType() != layers.LinkRaw {
+		t.Fatalf("link type %d on a tun device, want raw IP (101)", r.src.LinkType())
+	}
+	// Outgoing: a datagram routed into the tun device.
+	if err := ns.Do(func() error {
+		c, err := net.Dial("udp4", "10.9.0.2:9")
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		_, err = c.Write([]byte("out through tun"))
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	// Incoming: segments written into the device, ending with a reset.
+	in := pktbuild.IPv4{Src: netip.MustParseAddr("10.9.0.2"), Dst: netip.MustParseAddr("10.9.0.1")}
+	for _, f := range [][]byte{
+		pktbuild.Build(in, pktbuild.TCP{SrcPort: 80, DstPort: 40000, Seq: 1, Flags: pktbuild.PSH | pktbuild.ACK}, pktbuild.Payload("in through tun")),
+		pktbuild.Build(in, pktbuild.TCP{SrcPort: 80, DstPort: 40000, Seq: 15, Flags: pktbuild.RST}),
+	} {
+		if _, err := tun.Write(f); err != nil {
+			t.Fatalf("write into tun: %v", err)
+		}
+	}
+	// The kernel answers the data segment (no socket) with a reset of its own.
+	r.waitRSTs(t, 2)
+	got := r.stop(t)
+	if len(got) != 4 {
+		t.Errorf("%d frames, want 4: the datagram out, the segment in, the kernel's reset out, our reset in", len(got))
+	}
+	compareWithTcpdump(t, r, got, td)
 }
