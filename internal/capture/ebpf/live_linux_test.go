@@ -189,18 +189,7 @@ func transfer(t *testing.T, n *liveNet, port, req, resp int) int {
 // kernel's TCP pacing (bytes/s; 0: no cap).
 func transferPaced(t *testing.T, n *liveNet, port, req, resp, rate int) int {
 	t.Helper()
-	addr := netip.AddrPortFrom(n.addrB, uint16(port)).String()
-	var ln net.Listener
-	if err := n.b.Do(func() (err error) { ln, err = net.Listen("tcp", addr); return err }); err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	served := make(chan error, 1)
-	go func() { served <- serve(ln, req, resp) }()
-	var conn net.Conn
-	if err := n.a.Do(func() (err error) { conn, err = net.DialTimeout("tcp", addr, bound); return err }); err != nil {
-		t.Fatal(err)
-	}
+	conn, served := connect(t, n, port, func(c net.Conn) error { return serve(c, req, resp) })
 	defer conn.Close()
 	conn.SetDeadline(time.Now().Add(bound))
 	if rate > 0 {
@@ -220,13 +209,36 @@ func transferPaced(t *testing.T, n *liveNet, port, req, resp, rate int) int {
 	return conn.LocalAddr().(*net.TCPAddr).Port
 }
 
-func serve(ln net.Listener, req, resp int) error {
-	c, err := ln.Accept()
-	if err != nil {
-		return err
+// connect dials from a to a listener on port in b and runs serve on the
+// accepted connection (closing it after); the channel yields serve's result.
+func connect(t *testing.T, n *liveNet, port int, serve func(net.Conn) error) (net.Conn, <-chan error) {
+	t.Helper()
+	addr := netip.AddrPortFrom(n.addrB, uint16(port)).String()
+	var ln net.Listener
+	if err := n.b.Do(func() (err error) { ln, err = net.Listen("tcp", addr); return err }); err != nil {
+		t.Fatal(err)
 	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(bound))
+	served := make(chan error, 1)
+	go func() {
+		c, err := ln.Accept()
+		ln.Close() // before serve reports, so the port is free for the next caller
+		if err != nil {
+			served <- err
+			return
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(bound))
+		served <- serve(c)
+	}()
+	var conn net.Conn
+	if err := n.a.Do(func() (err error) { conn, err = net.DialTimeout("tcp", addr, bound); return err }); err != nil {
+		ln.Close()
+		t.Fatal(err)
+	}
+	return conn, served
+}
+
+func serve(c net.Conn, req, resp int) error {
 	// Compare as the bytes come, so a fast reader keeps the window open.
 	buf := make([]byte, 1<<20)
 	got := 0
@@ -248,7 +260,7 @@ func serve(ln net.Listener, req, resp int) error {
 	if got != req {
 		return fmt.Errorf("server read %d bytes, want the %d-byte request", got, req)
 	}
-	_, err = c.Write(pattern(resp))
+	_, err := c.Write(pattern(resp))
 	return err
 }
 
