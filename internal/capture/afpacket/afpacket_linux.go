@@ -91,7 +91,7 @@ func open(_ context.Context, cfg capture.Config, t Tuning, dev device, prog *com
 	if prog != nil {
 		insns, match = prog.insns, prog.match
 	}
-	filt, err := buildSocketFilter(insns, dev.loIfindex)
+	filt, err := buildSocketFilter(insns, dev.loIfindex, uint32(snaplen))
 	if err != nil {
 		return nil, fmt.Errorf("build socket filter for %s: %w", dev.name, err)
 	}
