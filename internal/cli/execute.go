@@ -84,6 +84,9 @@ func (r *run) execute(c *config, operands []string, scanners []string) int {
 			return 1
 		}
 		s.report = rep
+		// after a fatal error tcpflow leaves the report unterminated; the
+		// file is still closed (Finish closes it on success)
+		defer func() { _ = rep.Close() }() // nothing left to report about it
 	}
 	if c.unkPackets != "" {
 		if code, ok := s.openUnprocessed(); !ok {
@@ -106,10 +109,6 @@ func (r *run) execute(c *config, operands []string, scanners []string) int {
 	s.setup(scanners)
 	code := s.inputs()
 	if code < 0 {
-		// fatal: tcpflow exits leaving the report unterminated
-		if s.report != nil {
-			_ = s.report.Close() // the report is abandoned anyway
-		}
 		return 1
 	}
 	if err := s.finish(); err != nil {
@@ -175,51 +174,15 @@ func strerror(err error) string {
 	return strings.ToUpper(s[:1]) + s[1:]
 }
 
+// setup builds the sinks and the flow engine for the options.
 func (s *session) setup(scanners []string) {
 	c := s.c
 	namer := output.Namer{Template: c.template, OutDir: c.outdir}
-	warn := func(msg string) { s.errln(msg) }
 	s.sink = &output.Sink{Stderr: s.stderr, Debugf: s.logf, Report: s.report}
 	if c.console {
-		s.sink.Console = &output.Console{Opts: c.consoleOpts, Namer: namer, W: s.stdout}
-		if c.lockname != "" {
-			// like 1.6.1, which does not check sem_open: no lock, no error
-			if lock, err := output.OpenSemLock(c.lockname); err == nil {
-				s.sink.Console.Lock = lock
-			}
-		}
+		s.setupConsole(namer)
 	} else {
-		maxFDs := c.maxFDs
-		if c.index {
-			maxFDs /= 2
-		}
-		s.sink.Files = &output.Files{Namer: namer, MaxFDs: maxFDs, Warn: warn,
-			DebugLevel: c.debug, Debugf: s.tracef}
-		if c.index {
-			s.sink.Index = &output.Index{Warn: warn}
-		}
-		if c.sel.PostProcessing {
-			opts := scan.Options{NoDecompress: c.noDecompress, Warn: warn}
-			alert := s.hooks.alertWriter(paramIntDefault(c.params, "http_alert_fd", -1))
-			cmd := s.hooks.command(c.params["http_cmd"])
-			if alert != nil || cmd != nil {
-				opts.BodyEvent = func(event, path string) {
-					if alert != nil {
-						alert(event, path)
-					}
-					if cmd != nil && event == "close" {
-						cmd(path)
-					}
-				}
-			}
-			runner := scan.NewRunner(scanners, opts)
-			if runner.Active() {
-				s.sink.Scan = func(f *flow.Flow) (string, error) {
-					return runner.Process(s.ctx, scan.FlowInfo{Path: f.Name,
-						Start: time.Unix(0, f.Start).UTC(), End: time.Unix(0, f.Last).UTC()})
-				}
-			}
-		}
+		s.setupFiles(namer, scanners)
 	}
 	if c.pcapCore {
 		s.split = &output.PcapSplit{Namer: namer}
@@ -237,6 +200,60 @@ func (s *session) setup(scanners []string) {
 		DebugLevel: c.debug,
 		Debugf:     s.tracef,
 	}, s.sink)
+}
+
+func (s *session) setupConsole(namer output.Namer) {
+	s.sink.Console = &output.Console{Opts: s.c.consoleOpts, Namer: namer, W: s.stdout}
+	if s.c.lockname != "" {
+		// like 1.6.1, which does not check sem_open: no lock, no error
+		if lock, err := output.OpenSemLock(s.c.lockname); err == nil {
+			s.sink.Console.Lock = lock
+		}
+	}
+}
+
+func (s *session) setupFiles(namer output.Namer, scanners []string) {
+	c := s.c
+	warn := func(msg string) { s.errln(msg) }
+	maxFDs := c.maxFDs
+	if c.index {
+		maxFDs /= 2 // the index files need descriptors too
+	}
+	s.sink.Files = &output.Files{Namer: namer, MaxFDs: maxFDs, Warn: warn,
+		DebugLevel: c.debug, Debugf: s.tracef}
+	if c.index {
+		s.sink.Index = &output.Index{Warn: warn}
+	}
+	if c.sel.PostProcessing {
+		s.setupScanners(scanners, warn)
+	}
+}
+
+// setupScanners is post-processing: the enabled scanners run on each
+// closed flow's file, with the http_alert_fd / http_cmd hooks for bodies.
+func (s *session) setupScanners(scanners []string, warn func(string)) {
+	c := s.c
+	opts := scan.Options{NoDecompress: c.noDecompress, Warn: warn}
+	alert := s.hooks.alertWriter(paramIntDefault(c.params, "http_alert_fd", -1))
+	cmd := s.hooks.command(c.params["http_cmd"])
+	if alert != nil || cmd != nil {
+		opts.BodyEvent = func(event, path string) {
+			if alert != nil {
+				alert(event, path)
+			}
+			if cmd != nil && event == "close" {
+				cmd(path)
+			}
+		}
+	}
+	runner := scan.NewRunner(scanners, opts)
+	if !runner.Active() {
+		return
+	}
+	s.sink.Scan = func(f *flow.Flow) (string, error) {
+		return runner.Process(s.ctx, scan.FlowInfo{Path: f.Name,
+			Start: time.Unix(0, f.Start).UTC(), End: time.Unix(0, f.Last).UTC()})
+	}
 }
 
 // inputs processes -r files, then -R files, or the live interface. It
