@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -19,6 +20,7 @@ import (
 	"github.com/bpflow/bpflow/internal/output"
 	"github.com/bpflow/bpflow/internal/pcapfile"
 	"github.com/bpflow/bpflow/internal/scan"
+	"github.com/bpflow/bpflow/internal/scan/netviz"
 	"golang.org/x/sys/unix"
 )
 
@@ -41,6 +43,7 @@ type session struct {
 	// reportPath is the report's name (for -U's chown).
 	reportPath string
 	split      *output.PcapSplit // -K
+	netviz     *netviz.Accumulator
 	// unprocessed is -w; written is --write-pcap.
 	unprocessed, written *pcapOut
 	writtenLink          layers.LinkType
@@ -58,6 +61,9 @@ func (r *run) execute(c *config, operands []string, scanners []string) int {
 	}
 	s := &session{run: r, c: c, hooks: hooks{r: r, maxProcs: 10}, demux: slices.Contains(scanners, "tcpdemux"),
 		wifiviz: slices.Contains(scanners, "wifiviz")}
+	if slices.Contains(scanners, "netviz") {
+		s.netviz = netviz.New(int(paramIntDefault(c.params, "netviz_histogram_size", netviz.DefaultHistogramSize)))
+	}
 	if c.trailingList {
 		c.rfiles = append(c.rfiles, operands...)
 	} else {
@@ -475,6 +481,9 @@ func (s *session) program(lt layers.LinkType) (*filter.Program, error) {
 // frame runs one frame through decode, the flow engine and the timeout.
 func (s *session) frame(fr *layers.Frame, seg *layers.Segment) error {
 	st := layers.Decode(fr, seg)
+	if s.netviz != nil {
+		s.netviz.AddFrame(fr, seg, st)
+	}
 	if st == layers.StatusNotIP {
 		return nil
 	}
@@ -566,6 +575,10 @@ func (s *session) finish() error {
 			return errFatal
 		}
 	}
+	if err := s.writeNetviz(); err != nil {
+		s.die(err.Error())
+		return errFatal
+	}
 	s.logf(2, "Total flows processed: %d", s.eng.FlowsCreated())
 	s.logf(2, "Total packets processed: %d", s.eng.Packets)
 	if s.report != nil {
@@ -588,6 +601,23 @@ func (s *session) finish() error {
 	s.warnManyFiles()
 	s.hooks.wait()
 	return nil
+}
+
+// writeNetviz draws the netviz picture into the output directory (tcpflow
+// 1.6.1 writes report.pdf with cairo; bpflow writes SVG).
+func (s *session) writeNetviz() error {
+	if s.netviz == nil {
+		return nil
+	}
+	input := s.c.device
+	if rf := s.c.rfiles; len(rf) > 0 {
+		input = rf[0]
+		if len(rf) > 1 {
+			input += fmt.Sprintf(" + %d more", len(rf)-1)
+		}
+	}
+	return s.netviz.WriteFile(filepath.Join(s.c.outdir, netviz.FileName), netviz.RenderOptions{
+		Title: "TCPFLOW 1.6.1", Input: input, Generated: time.Now(), Location: time.Local})
 }
 
 func (s *session) warnManyFiles() {
