@@ -261,6 +261,17 @@ func captureList() []*capture {
 		{name: "truncated.pcap", s: http, cut: 20},
 		{name: "not_a_pcap.pcap", raw: []byte("this is not a capture file\n")},
 		{name: "empty.pcap", raw: []byte{}},
+		// gzip's own messages: a stream cut short, and no gzip at all.
+		{name: "truncated.pcap.gz", s: http, format: fmtPcapGzip, cut: 40},
+		{name: "not_gzip.pcap.gz", raw: []byte("this is not gzip data\n")},
+		// Ethernet frames captured shorter than the ethertype offset (12),
+		// then one that just reaches it, then data.
+		eth("eth_runt.pcap", oneSide(func(c *conn) {
+			c.send(cli, "AAAA").snap = 11
+			c.send(cli, "BBBB").snap = 1
+			c.send(cli, "CCCC").snap = 12
+			c.send(cli, "DDDD")
+		})),
 		eth("two_conns.pcap", twoConns()),
 		eth("ipv6.pcap", v6),
 		eth("ipv6_odd.pcap", ipv6OddScript()),
