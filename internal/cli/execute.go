@@ -384,6 +384,9 @@ func (s *session) file(path string) error {
 			return nil
 		}
 		if err != nil {
+			if strings.HasSuffix(path, ".gz") {
+				s.gzipComplaint(path, true)
+			}
 			s.logf(1, "%s: %s", path, err)
 			return err
 		}
@@ -431,35 +434,6 @@ func (s *session) writeAll(link layers.LinkType, snaplen uint32, fr *layers.Fram
 	return nil
 }
 
-// decompressorMessages prints what tcpflow's decompressor child processes
-// print when a compressed input does not exist (1.6.1 pipes such files
-// through gunzip, bunzip2, unxz, unlzma or unzip; bpflow decompresses
-// in-process and says the same).
-func (s *session) decompressorMessages(path string) {
-	var tool string
-	switch {
-	case strings.HasSuffix(path, ".gz"):
-		tool = "gzip: " + path + ": No such file or directory"
-	case strings.HasSuffix(path, ".bz2"):
-		tool = "bunzip2: Can't open input file " + path + ": No such file or directory."
-	case strings.HasSuffix(path, ".xz"):
-		tool = "unxz: " + path + ": No such file or directory"
-	case strings.HasSuffix(path, ".lzma"):
-		tool = "unlzma: " + path + ": No such file or directory"
-	case strings.HasSuffix(path, ".zip"):
-		tool = "" // unzip complains on its stdout, which is the pipe
-	default:
-		return
-	}
-	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
-		return
-	}
-	if tool != "" {
-		s.errln(tool)
-	}
-	s.errln("decompressor reported error inflating '" + path + "'")
-}
-
 // program returns the filter compiled for link type lt (pcapng interfaces
 // may differ), compiling it on first use. libpcap's errors are fatal.
 func (s *session) program(lt layers.LinkType) (*filter.Program, error) {
@@ -480,6 +454,10 @@ func (s *session) program(lt layers.LinkType) (*filter.Program, error) {
 
 // frame runs one frame through decode, the flow engine and the timeout.
 func (s *session) frame(fr *layers.Frame, seg *layers.Segment) error {
+	if (fr.LinkType == layers.LinkEthernet || fr.LinkType == layers.LinkIEEE802) && ethernetRunt(fr.Data) {
+		// DEBUG(0) in tcpflow's Ethernet handler: printed at every level
+		s.errln(s.prefix + ": error: the captured packet header bytes are shorter than the ether_type offset")
+	}
 	st := layers.Decode(fr, seg)
 	if s.netviz != nil {
 		s.netviz.AddFrame(fr, seg, st)
@@ -514,6 +492,28 @@ func (s *session) frame(fr *layers.Frame, seg *layers.Segment) error {
 		return s.fatal(err)
 	}
 	return nil
+}
+
+// ethernetRunt is tcpflow's check that the captured bytes reach the
+// Ethernet type field, repeated after each 802.1Q/QinQ tag it skips.
+func ethernetRunt(data []byte) bool {
+	const typeOffset = 12
+	caplen := len(data)
+	if caplen < typeOffset {
+		return true
+	}
+	for off := typeOffset; off+2 <= len(data); off += 4 {
+		switch uint16(data[off])<<8 | uint16(data[off+1]) {
+		case 0x8100, 0x9100, 0x88a8:
+		default:
+			return false
+		}
+		caplen -= 4
+		if caplen < typeOffset {
+			return true
+		}
+	}
+	return false
 }
 
 // dltOf is the DLT value libpcap reports for a file's LINKTYPE (they differ
