@@ -222,8 +222,15 @@ func (s *source) Run(ctx context.Context, handle func(*layers.Frame) error) erro
 	if s.closed {
 		return fmt.Errorf("capture on %s: source is closed", s.dev.name)
 	}
-	stop := context.AfterFunc(ctx, s.wake)
-	defer stop()
+	// wake runs in its own goroutine once ctx is done; Run does not return
+	// (and Close cannot close the eventfd) while it may still be writing.
+	woke := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() { wake(s.wakeFD); close(woke) })
+	defer func() {
+		if !stop() {
+			<-woke
+		}
+	}()
 	for ctx.Err() == nil {
 		if err := s.consume(handle); err != nil {
 			return err
@@ -235,10 +242,10 @@ func (s *source) Run(ctx context.Context, handle func(*layers.Frame) error) erro
 	return s.drain(handle)
 }
 
-// wake interrupts a poll in wait; it runs once, when ctx is done.
-func (s *source) wake() {
+// wake interrupts a poll in wait through the eventfd.
+func wake(fd int) {
 	one := [8]byte{1}
-	_, _ = unix.Write(s.wakeFD, one[:])
+	_, _ = unix.Write(fd, one[:])
 }
 
 func (s *source) blockAt(i int) []byte {

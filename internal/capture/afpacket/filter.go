@@ -9,7 +9,6 @@ import (
 // maxKernelInsns is Linux's BPF_MAXINSNS for socket filters.
 const maxKernelInsns = 4096
 
-
 // socketFilter is what gets attached to the socket and what must still run
 // in userspace.
 type socketFilter struct {
