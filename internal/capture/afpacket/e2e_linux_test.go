@@ -159,10 +159,10 @@ func endToEnd(t *testing.T, bin, iface, expr string) {
 		record(t, p.b, true, expr, "tcpflow", "-i", iface),
 		record(t, p.b, true, expr, bin, "--capture=afpacket", "-i", iface),
 	}
-	inject(t, p.a, p.vethA, taggedFrames(p))
+	p.a.Inject(t, p.vethA, taggedFrames(p))
 	exchange(t, p.a, p.b, p.addrB)
 	exchange(t, p.a, p.b, p.addrB)
-	inject(t, p.a, p.vethA, [][]byte{barrier(p)})
+	p.a.Inject(t, p.vethA, [][]byte{barrier(p)})
 	// tcpflow writes flow files as data arrives; bpflow keeps its writes
 	// until the flow closes or the run ends. Once tcpflow shows the barrier,
 	// it passed the capture point, so it is in bpflow's ring, which bpflow
