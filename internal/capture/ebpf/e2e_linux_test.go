@@ -232,26 +232,40 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// TestEndToEndAgainstTcpflow: tcpflow 1.6.1 and bpflow (TCX and tc hooks,
-// two processes) record the same veth at the same time with the same
-// filter; their flow files must be identical, mtimes within a few
+// TestEndToEndAgainstTcpflow: tcpflow 1.6.1 and bpflow record the same
+// interface at the same time with the same filter, to flow files and to the
+// console; the outputs must be identical, flow-file mtimes within a few
 // milliseconds (the two capture points see a packet at slightly different
-// times).
+// times). On the veth bpflow runs twice, with the TCX and the tc hook; on
+// "any" both tools get Linux cooked frames.
 func TestEndToEndAgainstTcpflow(t *testing.T) {
 	if _, err := exec.LookPath("tcpflow"); err != nil {
 		t.Skip("tcpflow is not installed (apt-get install tcpflow)")
 	}
+	for _, anyIface := range []bool{false, true} {
+		t.Run(fmt.Sprintf("any=%v", anyIface), func(t *testing.T) { endToEnd(t, anyIface) })
+	}
+}
+
+func endToEnd(t *testing.T, anyIface bool) {
 	bin := buildBpflow(t)
 	n := newLiveNet(t, false)
 	const expr = "tcp and (port 5001 or port 5002 or port 5003 or port 5004 or port 5999)"
+	iface := n.ifB
+	if anyIface {
+		iface = "any"
+	}
 	recs := []*recorder{
-		startRecorder(t, n.b, "tcpflow", false, "tcpflow", "-i", n.ifB, expr),
-		startRecorder(t, n.b, "bpflow-tcx", false, bin, "--capture=ebpf", "--attach=tcx", "-i", n.ifB, expr),
-		startRecorder(t, n.b, "bpflow-tc", false, bin, "--capture=ebpf", "--attach=tc", "-i", n.ifB, expr),
+		startRecorder(t, n.b, "tcpflow", false, "tcpflow", "-i", iface, expr),
+		startRecorder(t, n.b, "bpflow-tcx", false, bin, "--capture=ebpf", "--attach=tcx", "-i", iface, expr),
+		startRecorder(t, n.b, "bpflow-tc", false, bin, "--capture=ebpf", "--attach=tc", "-i", iface, expr),
+	}
+	if anyIface {
+		recs = recs[:2]
 	}
 	consoles := []*recorder{
-		startRecorder(t, n.b, "tcpflow-c", true, "tcpflow", "-i", n.ifB, expr),
-		startRecorder(t, n.b, "bpflow-c", true, bin, "--capture=ebpf", "-i", n.ifB, expr),
+		startRecorder(t, n.b, "tcpflow-c", true, "tcpflow", "-i", iface, expr),
+		startRecorder(t, n.b, "bpflow-c", true, bin, "--capture=ebpf", "-i", iface, expr),
 	}
 	for i := range 5 { // HTTP-like exchanges
 		transfer(t, n, 5001, 80+i, 10_000+i*1000)
