@@ -2,7 +2,7 @@
 GO ?= go
 CLANG ?= clang-14
 
-.PHONY: build deps test bench-offline generate check-generate golden-generate golden-record
+.PHONY: build deps test bench-offline bench-live bench-live-kernel generate check-generate golden-generate golden-record
 
 build:
 	CGO_ENABLED=0 $(GO) build -o bin/bpflow ./cmd/bpflow
@@ -46,3 +46,12 @@ golden-record:
 # (cached in /var/tmp/bpflow-bench): MB/s, CPU, peak RSS and the ratios.
 bench-offline:
 	scripts/bench-offline.sh $(BENCH_ARGS)
+
+# Live capture beside tcpflow and tcpdump between two network namespaces
+# (../shared/bench scenarios: bulk, bulk-rate, manyflows, select1pct); needs root.
+bench-live:
+	scripts/bench-live.sh $(BENCH_ARGS)
+
+# In-kernel cost per packet of each copy path (BPF run-time statistics); needs root.
+bench-live-kernel:
+	scripts/bench-live-kernel.sh $(BENCH_ARGS)
