@@ -242,7 +242,9 @@ func evalBlock(b *block, fold bool) (bval, error) {
 	var a, x bval
 	var mem [16]bval
 	out := make([]stmt, 0, len(b.stmts))
+	var aBefore bval
 	for _, s := range b.stmts {
+		aBefore = a
 		switch s.op & 0x07 {
 		case opLD, opLDX:
 			v := loadVal(s, x, mem)
@@ -273,11 +275,22 @@ func evalBlock(b *block, fold bool) (bval, error) {
 		}
 		out = append(out, s)
 	}
+	if n := len(out); n > 0 && out[n-1].op == opALU|aluSUB|srcX && b.jop == opJMP|jJEQ|srcK {
+		// opt_peep: "sub x; jeq #y" becomes "jeq #(x+y)" when x is known,
+		// and "jeq x" when y is 0.
+		switch {
+		case x.known:
+			out, a, b.k = out[:n-1], aBefore, b.k+x.c
+		case b.k == 0:
+			out, a, b.jop = out[:n-1], aBefore, opJMP|jJEQ|srcX
+		}
+	}
 	if b.jop&srcX != 0 && x.known {
 		// Compare with a constant, as libpcap rewrites "jxx x" to "jxx #k".
 		b.jop &^= srcX
 		b.k = x.c
 	}
+	b.stmts = out
 	if fold {
 		b.stmts = dropDead(out, b.jop&srcX != 0)
 	}

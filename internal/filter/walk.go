@@ -32,10 +32,10 @@ func (g *gen) walk(n node) *frag {
 }
 
 func (g *gen) id(n nID) *frag {
+	// An id after a primitive without qualifiers (q.addr == undef) is a
+	// syntax error for numbers, dotted addresses and names; the other
+	// address forms report their own qualifier errors, as libpcap does.
 	q := n.q
-	if q.addr == undef {
-		fail("syntax error in filter expression")
-	}
 	switch n.tok.kind {
 	case tNum:
 		return g.ncode(nil, n.tok.num, q)
@@ -104,6 +104,8 @@ func (g *gen) ncode(vlen *int, v uint32, q qual) *frag {
 		fail("'gateway' requires a name")
 	case "proto":
 		return g.proto(v, q.proto, q.dir)
+	case undef:
+		fail("syntax error in filter expression")
 	}
 	fail("'protochain' is not supported by bpflow")
 	return nil
@@ -245,6 +247,8 @@ func (g *gen) scode(name string, q qual) *frag {
 		fail("'gateway' not supported in this configuration")
 	case "proto":
 		return g.proto(lookupProto(name, q.proto), q.proto, q.dir)
+	case undef:
+		fail("syntax error in filter expression")
 	}
 	fail("'protochain' is not supported by bpflow")
 	return nil
