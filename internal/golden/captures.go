@@ -422,6 +422,9 @@ func captureList() []*capture {
 		eth("split1.pcap", splitScript(1)),
 		eth("split2.pcap", splitScript(2)),
 		eth("non_tcp.pcap", nonTCPScript()),
+		// -w after compressed or pcapng input (1.6.1 aborts: DESIGN §4.6).
+		{name: "non_tcp.pcap.gz", s: nonTCPScript(), format: fmtPcapGzip},
+		{name: "non_tcp.pcapng", s: nonTCPScript(), format: fmtPcapng},
 		eth("vlan_ipv6.pcap", func() *script {
 			s := newScript()
 			exchange(s.conn().withAddrs("2001:db8::1", "2001:db8:0:1::2").withPorts(40000, 443).withTags(pktbuild.Tag{TPID: 0x8100, TCI: 7}), httpRequest, httpResponse)

@@ -81,6 +81,11 @@ func realCases() []Case {
 		realFilter("real_filter_sll_port", "any_sll.pcap", "port", "443"),
 		realFilter("real_filter_snap_payload", "bulk_snap96.pcap", "tcp[((tcp[12:1] & 0xf0) >> 2):4] = 0x48545450"),
 		realFile("real_e_http", "http_keepalive.pcap", "-e", "http"),
+		realFile("real_reuse", "reuse.pcap"),
+		realConsole("real_c_reuse", "reuse.pcap", "-c"),
+		realFile("real_T_count_reuse", "reuse.pcap", "-T", "%A-%a-%#-%C%c"),
+		realConsole("real_c_b3_reuse", "reuse.pcap", "-c", "-b", "3"),
+		{Name: "real_r_R_reuse", Args: []string{"-r", recorded("reuse.pcap"), "-R", recorded("reuse.pcap")}},
 		{
 			Name:      "real_a_netviz",
 			Args:      []string{"-a", "-r", recorded("http_keepalive.pcap")},
@@ -99,7 +104,23 @@ func hostileCases() []Case {
 		console("c_eth_runt", "eth_runt.pcap", "-c"),
 		file("gz_truncated", "truncated.pcap.gz"),
 		file("gz_not_gzip", "not_gzip.pcap.gz"),
+		// Flows still open when a later input cannot be opened: 1.6.1
+		// writes their data out as it exits.
+		{Name: "open_flow_then_missing", Args: []string{"-r", in("hole.pcap"), "-r", in("does_not_exist.pcap")}},
+		file("L_semlock", "basic_http.pcap", "-L", "lock"),
+		file("w_unprocessed", "non_tcp.pcap", "-w", "out.pcap"),
+		writeAfter("w_after_gz", "non_tcp.pcap.gz"),
+		writeAfter("w_after_pcapng", "non_tcp.pcapng"),
 	}
+}
+
+// writeAfter: -w with an input 1.6.1 cannot -w after (it aborts with
+// pcap_writer::write_error); bpflow writes what 1.6.1 writes for the same
+// packets read from a plain pcap.
+func writeAfter(name, capture string) Case {
+	c := file(name, capture, "-w", "out.pcap")
+	c.Diff = &Difference{Design: "4.6 -w after pcapng (or compressed) input works", AltArgs: []string{"-w", "out.pcap", "-r", in("non_tcp.pcap")}}
+	return c
 }
 
 // writesPDF checks that a run exited 0 and left a PDF document at path.

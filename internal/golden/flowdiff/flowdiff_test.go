@@ -98,6 +98,16 @@ func TestNormalize(t *testing.T) {
 	}
 }
 
+// TestNormalizeUnfinishedReport: 1.6.1 aborting mid-report leaves
+// execution_environment open; its start time must still be dropped.
+func TestNormalizeUnfinishedReport(t *testing.T) {
+	cut := "<?xml version='1.0'?>\n<dfxml>\n    <execution_environment>\n      <start_time>2026-11-28T16:10:03Z</start_time>\n"
+	want := "<?xml version='1.0'?>\n<dfxml>\n    <execution_environment>\n      <start_time></start_time>\n"
+	if got := string(NormalizeReport([]byte(cut))); got != want {
+		t.Errorf("NormalizeReport(unfinished) = %q, want %q", got, want)
+	}
+}
+
 func TestDiffNamesEveryDifference(t *testing.T) {
 	want := sample()
 	got := want.Clone()

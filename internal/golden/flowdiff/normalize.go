@@ -15,6 +15,8 @@ var (
 		regexp.MustCompile(`(?s)(<build_environment>).*?(</build_environment>)`),
 		regexp.MustCompile(`(?s)(<execution_environment>).*?(</execution_environment>)`),
 		regexp.MustCompile(`(?s)(<rusage>).*?(</rusage>)`),
+		// A report cut short by a crash has no </execution_environment>.
+		regexp.MustCompile(`(<start_time>)[^<]*(</start_time>)`),
 	}
 	fileobject = regexp.MustCompile(`(?s) *<fileobject>.*?</fileobject>\n`)
 	// The flows still open at the end of input, as -v/-d 10 list them.
@@ -33,7 +35,7 @@ var (
 //
 // In every DFXML report (a file starting with "<?xml" that has a <dfxml>
 // element) the contents of build_environment, execution_environment and
-// rusage are dropped, and the fileobjects of the flows still open at the end
+// rusage (and of start_time, in a report a crash left unfinished) are dropped, and the fileobjects of the flows still open at the end
 // of input — the last <flow_map_size> of them — are sorted.
 func Normalize(s *Snapshot) {
 	s.Stderr = normalizeText(s.Stderr)

@@ -21,7 +21,10 @@ ip -n "$A" link set "$VA" address 02:00:00:00:00:0a
 ip -n "$B" link set "$VB" address 02:00:00:00:00:0b
 ip -n "$A" addr add 10.99.0.1/24 dev "$VA"; ip -n "$B" addr add 10.99.0.2/24 dev "$VB"
 ip -n "$A" addr add fd99::1/64 dev "$VA" nodad; ip -n "$B" addr add fd99::2/64 dev "$VB" nodad
-for n in "$A" "$B"; do ip -n "$n" link set lo up; done
+for n in "$A" "$B"; do
+	ip -n "$n" link set lo up
+	ip netns exec "$n" sysctl -qw net.ipv4.tcp_fastopen=3
+done
 ip -n "$A" link set "$VA" up; ip -n "$B" link set "$VB" up
 # No offloads: the capture shows the segments as they are on the wire.
 ip netns exec "$A" ethtool -K "$VA" tso off gso off gro off 2>/dev/null || true
@@ -78,6 +81,7 @@ on closes.pcap && record closes.pcap "-i $VA" "c 10.99.0.2 80 rst" "c 10.99.0.2 
 	python3 "$here/topcapng.py" "$out/closes.pcap" "$out/closes.pcapng"
 on bulk_mtu576.pcap && { mtu 576; record bulk_mtu576.pcap "-i $VA" "c 10.99.0.2 80 bulk20000" "c 10.99.0.2 8080 upload6000"; mtu 1500; }
 on bulk_snap96.pcap && record bulk_snap96.pcap "-i $VA -s 96" "c 10.99.0.2 80 bulk30000" "c 10.99.0.2 80 http"
+on reuse.pcap && record reuse.pcap "-i $VA" "c 10.99.0.2 8080 reuse" "c 10.99.0.2 80 tfo" "c 10.99.0.2 80 oob" "c fd99::2 443 reuse"
 # netem.pcap: with sch_netem, loss/reorder/duplication on the veth; without
 # it (modprobe fails in containers), the same traffic perturbed afterwards.
 if on netem.pcap; then

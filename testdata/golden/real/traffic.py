@@ -81,6 +81,7 @@ def server(addr, port):
     s = socket.socket(fam, socket.SOCK_STREAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     s.bind((addr, port))
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_FASTOPEN, 16)
     s.listen(64)
     print("ready", flush=True)
     while True:
@@ -154,6 +155,34 @@ def client(addr, port, scen):
     elif scen == "binary":
         s = connect(addr, port)
         s.sendall(b"binary\n")
+        drain(s)
+        s.close()
+    elif scen == "reuse":
+        # the same client port three times: the server closes first, so its
+        # side holds TIME_WAIT and accepts the next SYN on the 4-tuple
+        for i in range(3):
+            fam = socket.AF_INET6 if ":" in addr else socket.AF_INET
+            s = socket.socket(fam, socket.SOCK_STREAM)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind(("::" if fam == socket.AF_INET6 else "0.0.0.0", 40000))
+            s.connect((addr, port))
+            s.sendall(b"echo reuse%d\n" % i)
+            drain(s)
+            s.close()
+    elif scen == "tfo":
+        # TCP Fast Open: the first connection fetches a cookie, the next
+        # ones carry their request in the SYN
+        for i in range(3):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.sendto(b"echo tfo%d\n" % i, socket.MSG_FASTOPEN, (addr, port))
+            drain(s)
+            s.close()
+    elif scen == "oob":
+        s = connect(addr, port)
+        s.sendall(b"upload\nbefore urgent ")
+        s.send(b"!", socket.MSG_OOB)
+        s.sendall(b" after urgent\n")
+        s.shutdown(socket.SHUT_WR)
         drain(s)
         s.close()
     elif scen == "simclose":
