@@ -258,6 +258,9 @@ func captureList() []*capture {
 		{name: "basic_http.pcapng", s: http, format: fmtPcapng},
 		{name: "basic_http.pcap.gz", s: http, format: fmtPcapGzip},
 		{name: "basic_http.pcap.xz", s: http, format: fmtPcapXz},
+		// Simple Packet Blocks carry no time: libpcap gives them 0 plus the
+		// interface's if_tsoffset.
+		{name: "basic_http_simple.pcapng", s: http, format: fmtPcapngSimple},
 		{name: "truncated.pcap", s: http, cut: 20},
 		{name: "not_a_pcap.pcap", raw: []byte("this is not a capture file\n")},
 		{name: "empty.pcap", raw: []byte{}},
