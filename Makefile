@@ -2,7 +2,7 @@
 GO ?= go
 CLANG ?= clang-14
 
-.PHONY: build deps test generate check-generate golden-generate golden-record
+.PHONY: build deps test bench-offline bench-live bench-live-kernel generate check-generate golden-generate golden-record
 
 build:
 	CGO_ENABLED=0 $(GO) build -o bin/bpflow ./cmd/bpflow
@@ -10,7 +10,7 @@ build:
 # Debian packages the tests use as oracles and tools (tcpflow 1.6.1, tcpdump/libpcap,
 # clang for the BPF object, xz/bzip2 for tcpflow's decompression, pdftotext and
 # rsvg-convert for the picture tests). Installs only what is missing; needs root.
-DEB_PKGS = tcpflow tcpdump clang llvm libbpf-dev bpftool iproute2 poppler-utils librsvg2-bin xz-utils bzip2
+DEB_PKGS = tcpflow tcpdump clang llvm libbpf-dev bpftool iproute2 poppler-utils librsvg2-bin xz-utils bzip2 gzip zip time
 deps:
 	@missing=$$(for p in $(DEB_PKGS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
@@ -41,3 +41,17 @@ golden-generate:
 # Re-record the expected outputs from Debian's tcpflow 1.6.1 (never from bpflow).
 golden-record:
 	$(GO) test ./internal/golden -run TestConformance -record
+
+# tcpflow and bpflow side by side on a synthetic >= 1 GB, >= 10,000-flow capture
+# (cached in /var/tmp/bpflow-bench): MB/s, CPU, peak RSS and the ratios.
+bench-offline:
+	scripts/bench-offline.sh $(BENCH_ARGS)
+
+# Live capture beside tcpflow and tcpdump between two network namespaces
+# (../shared/bench scenarios: bulk, bulk-rate, manyflows, select1pct); needs root.
+bench-live:
+	scripts/bench-live.sh $(BENCH_ARGS)
+
+# In-kernel cost per packet of each copy path (BPF run-time statistics); needs root.
+bench-live-kernel:
+	scripts/bench-live-kernel.sh $(BENCH_ARGS)

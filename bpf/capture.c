@@ -304,9 +304,12 @@ __noinline int bpflow_copyout(struct __sk_buff *skb, struct bpflow_rec *rec, __u
 			cnt->copy_err++;
 			return 0;
 		}
+		/* Bounds the helper's read of the scratch slot for the verifier. */
 		__u64 size = sizeof(s->rec) + hlen + piece;
-		if (size > sizeof(*s))
+		if (size > sizeof(*s)) {
+			cnt->copy_err++;
 			return 0;
+		}
 		if (bpf_ringbuf_output(&bpflow_ring, s, size, wake_flags())) {
 			cnt->ring_full++;
 			return 0;

@@ -87,7 +87,7 @@ func randomOptions(rng *rand.Rand) []string {
 	if rng.Intn(4) == 0 {
 		args = append(args, "-f", fmt.Sprint(1+rng.Intn(2)))
 	}
-	switch rng.Intn(6) {
+	switch rng.Intn(8) {
 	case 0:
 		args = append(args, "-T", "%N_%S_%#_%t_%A%a")
 	case 1:
@@ -96,6 +96,10 @@ func randomOptions(rng *rand.Rand) []string {
 		args = append(args, "-c")
 	case 3:
 		args = append(args, "-cD", "-g")
+	case 4:
+		args = append(args, "-C", "-0", "-B")
+	case 5:
+		args = append(args, "-FX")
 	}
 	return args
 }

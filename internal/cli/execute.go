@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -19,6 +20,7 @@ import (
 	"github.com/bpflow/bpflow/internal/output"
 	"github.com/bpflow/bpflow/internal/pcapfile"
 	"github.com/bpflow/bpflow/internal/scan"
+	"github.com/bpflow/bpflow/internal/scan/netviz"
 	"golang.org/x/sys/unix"
 )
 
@@ -41,6 +43,7 @@ type session struct {
 	// reportPath is the report's name (for -U's chown).
 	reportPath string
 	split      *output.PcapSplit // -K
+	netviz     *netviz.Accumulator
 	// unprocessed is -w; written is --write-pcap.
 	unprocessed, written *pcapOut
 	writtenLink          layers.LinkType
@@ -58,6 +61,9 @@ func (r *run) execute(c *config, operands []string, scanners []string) int {
 	}
 	s := &session{run: r, c: c, hooks: hooks{r: r, maxProcs: 10}, demux: slices.Contains(scanners, "tcpdemux"),
 		wifiviz: slices.Contains(scanners, "wifiviz")}
+	if slices.Contains(scanners, "netviz") {
+		s.netviz = netviz.New(int(paramIntDefault(c.params, "netviz_histogram_size", netviz.DefaultHistogramSize)))
+	}
 	if c.trailingList {
 		c.rfiles = append(c.rfiles, operands...)
 	} else {
@@ -84,6 +90,9 @@ func (r *run) execute(c *config, operands []string, scanners []string) int {
 			return 1
 		}
 		s.report = rep
+		// after a fatal error tcpflow leaves the report unterminated; the
+		// file is still closed (Finish closes it on success)
+		defer func() { _ = rep.Close() }() // nothing left to report about it
 	}
 	if c.unkPackets != "" {
 		if code, ok := s.openUnprocessed(); !ok {
@@ -106,10 +115,6 @@ func (r *run) execute(c *config, operands []string, scanners []string) int {
 	s.setup(scanners)
 	code := s.inputs()
 	if code < 0 {
-		// fatal: tcpflow exits leaving the report unterminated
-		if s.report != nil {
-			_ = s.report.Close() // the report is abandoned anyway
-		}
 		return 1
 	}
 	if err := s.finish(); err != nil {
@@ -175,51 +180,15 @@ func strerror(err error) string {
 	return strings.ToUpper(s[:1]) + s[1:]
 }
 
+// setup builds the sinks and the flow engine for the options.
 func (s *session) setup(scanners []string) {
 	c := s.c
 	namer := output.Namer{Template: c.template, OutDir: c.outdir}
-	warn := func(msg string) { s.errln(msg) }
 	s.sink = &output.Sink{Stderr: s.stderr, Debugf: s.logf, Report: s.report}
 	if c.console {
-		s.sink.Console = &output.Console{Opts: c.consoleOpts, Namer: namer, W: s.stdout}
-		if c.lockname != "" {
-			// like 1.6.1, which does not check sem_open: no lock, no error
-			if lock, err := output.OpenSemLock(c.lockname); err == nil {
-				s.sink.Console.Lock = lock
-			}
-		}
+		s.setupConsole(namer)
 	} else {
-		maxFDs := c.maxFDs
-		if c.index {
-			maxFDs /= 2
-		}
-		s.sink.Files = &output.Files{Namer: namer, MaxFDs: maxFDs, Warn: warn,
-			DebugLevel: c.debug, Debugf: s.tracef}
-		if c.index {
-			s.sink.Index = &output.Index{Warn: warn}
-		}
-		if c.sel.PostProcessing {
-			opts := scan.Options{NoDecompress: c.noDecompress, Warn: warn}
-			alert := s.hooks.alertWriter(paramIntDefault(c.params, "http_alert_fd", -1))
-			cmd := s.hooks.command(c.params["http_cmd"])
-			if alert != nil || cmd != nil {
-				opts.BodyEvent = func(event, path string) {
-					if alert != nil {
-						alert(event, path)
-					}
-					if cmd != nil && event == "close" {
-						cmd(path)
-					}
-				}
-			}
-			runner := scan.NewRunner(scanners, opts)
-			if runner.Active() {
-				s.sink.Scan = func(f *flow.Flow) (string, error) {
-					return runner.Process(s.ctx, scan.FlowInfo{Path: f.Name,
-						Start: time.Unix(0, f.Start).UTC(), End: time.Unix(0, f.Last).UTC()})
-				}
-			}
-		}
+		s.setupFiles(namer, scanners)
 	}
 	if c.pcapCore {
 		s.split = &output.PcapSplit{Namer: namer}
@@ -237,6 +206,60 @@ func (s *session) setup(scanners []string) {
 		DebugLevel: c.debug,
 		Debugf:     s.tracef,
 	}, s.sink)
+}
+
+func (s *session) setupConsole(namer output.Namer) {
+	s.sink.Console = &output.Console{Opts: s.c.consoleOpts, Namer: namer, W: s.stdout}
+	if s.c.lockname != "" {
+		// like 1.6.1, which does not check sem_open: no lock, no error
+		if lock, err := output.OpenSemLock(s.c.lockname); err == nil {
+			s.sink.Console.Lock = lock
+		}
+	}
+}
+
+func (s *session) setupFiles(namer output.Namer, scanners []string) {
+	c := s.c
+	warn := func(msg string) { s.errln(msg) }
+	maxFDs := c.maxFDs
+	if c.index {
+		maxFDs /= 2 // the index files need descriptors too
+	}
+	s.sink.Files = &output.Files{Namer: namer, MaxFDs: maxFDs, Warn: warn,
+		DebugLevel: c.debug, Debugf: s.tracef}
+	if c.index {
+		s.sink.Index = &output.Index{Warn: warn}
+	}
+	if c.sel.PostProcessing {
+		s.setupScanners(scanners, warn)
+	}
+}
+
+// setupScanners is post-processing: the enabled scanners run on each
+// closed flow's file, with the http_alert_fd / http_cmd hooks for bodies.
+func (s *session) setupScanners(scanners []string, warn func(string)) {
+	c := s.c
+	opts := scan.Options{NoDecompress: c.noDecompress, Warn: warn}
+	alert := s.hooks.alertWriter(paramIntDefault(c.params, "http_alert_fd", -1))
+	cmd := s.hooks.command(c.params["http_cmd"])
+	if alert != nil || cmd != nil {
+		opts.BodyEvent = func(event, path string) {
+			if alert != nil {
+				alert(event, path)
+			}
+			if cmd != nil && event == "close" {
+				cmd(path)
+			}
+		}
+	}
+	runner := scan.NewRunner(scanners, opts)
+	if !runner.Active() {
+		return
+	}
+	s.sink.Scan = func(f *flow.Flow) (string, error) {
+		return runner.Process(s.ctx, scan.FlowInfo{Path: f.Name,
+			Start: time.Unix(0, f.Start).UTC(), End: time.Unix(0, f.Last).UTC()})
+	}
 }
 
 // inputs processes -r files, then -R files, or the live interface. It
@@ -361,6 +384,9 @@ func (s *session) file(path string) error {
 			return nil
 		}
 		if err != nil {
+			if strings.HasSuffix(path, ".gz") {
+				s.gzipComplaint(path, true)
+			}
 			s.logf(1, "%s: %s", path, err)
 			return err
 		}
@@ -408,35 +434,6 @@ func (s *session) writeAll(link layers.LinkType, snaplen uint32, fr *layers.Fram
 	return nil
 }
 
-// decompressorMessages prints what tcpflow's decompressor child processes
-// print when a compressed input does not exist (1.6.1 pipes such files
-// through gunzip, bunzip2, unxz, unlzma or unzip; bpflow decompresses
-// in-process and says the same).
-func (s *session) decompressorMessages(path string) {
-	var tool string
-	switch {
-	case strings.HasSuffix(path, ".gz"):
-		tool = "gzip: " + path + ": No such file or directory"
-	case strings.HasSuffix(path, ".bz2"):
-		tool = "bunzip2: Can't open input file " + path + ": No such file or directory."
-	case strings.HasSuffix(path, ".xz"):
-		tool = "unxz: " + path + ": No such file or directory"
-	case strings.HasSuffix(path, ".lzma"):
-		tool = "unlzma: " + path + ": No such file or directory"
-	case strings.HasSuffix(path, ".zip"):
-		tool = "" // unzip complains on its stdout, which is the pipe
-	default:
-		return
-	}
-	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
-		return
-	}
-	if tool != "" {
-		s.errln(tool)
-	}
-	s.errln("decompressor reported error inflating '" + path + "'")
-}
-
 // program returns the filter compiled for link type lt (pcapng interfaces
 // may differ), compiling it on first use. libpcap's errors are fatal.
 func (s *session) program(lt layers.LinkType) (*filter.Program, error) {
@@ -457,7 +454,14 @@ func (s *session) program(lt layers.LinkType) (*filter.Program, error) {
 
 // frame runs one frame through decode, the flow engine and the timeout.
 func (s *session) frame(fr *layers.Frame, seg *layers.Segment) error {
+	if (fr.LinkType == layers.LinkEthernet || fr.LinkType == layers.LinkIEEE802) && ethernetRunt(fr.Data) {
+		// DEBUG(0) in tcpflow's Ethernet handler: printed at every level
+		s.errln(s.prefix + ": error: the captured packet header bytes are shorter than the ether_type offset")
+	}
 	st := layers.Decode(fr, seg)
+	if s.netviz != nil {
+		s.netviz.AddFrame(fr, seg, st)
+	}
 	if st == layers.StatusNotIP {
 		return nil
 	}
@@ -488,6 +492,28 @@ func (s *session) frame(fr *layers.Frame, seg *layers.Segment) error {
 		return s.fatal(err)
 	}
 	return nil
+}
+
+// ethernetRunt is tcpflow's check that the captured bytes reach the
+// Ethernet type field, repeated after each 802.1Q/QinQ tag it skips.
+func ethernetRunt(data []byte) bool {
+	const typeOffset = 12
+	caplen := len(data)
+	if caplen < typeOffset {
+		return true
+	}
+	for off := typeOffset; off+2 <= len(data); off += 4 {
+		switch uint16(data[off])<<8 | uint16(data[off+1]) {
+		case 0x8100, 0x9100, 0x88a8:
+		default:
+			return false
+		}
+		caplen -= 4
+		if caplen < typeOffset {
+			return true
+		}
+	}
+	return false
 }
 
 // dltOf is the DLT value libpcap reports for a file's LINKTYPE (they differ
@@ -549,6 +575,10 @@ func (s *session) finish() error {
 			return errFatal
 		}
 	}
+	if err := s.writeNetviz(); err != nil {
+		s.die(err.Error())
+		return errFatal
+	}
 	s.logf(2, "Total flows processed: %d", s.eng.FlowsCreated())
 	s.logf(2, "Total packets processed: %d", s.eng.Packets)
 	if s.report != nil {
@@ -571,6 +601,23 @@ func (s *session) finish() error {
 	s.warnManyFiles()
 	s.hooks.wait()
 	return nil
+}
+
+// writeNetviz draws the netviz picture into the output directory (tcpflow
+// 1.6.1 writes report.pdf with cairo; bpflow writes SVG).
+func (s *session) writeNetviz() error {
+	if s.netviz == nil {
+		return nil
+	}
+	input := s.c.device
+	if rf := s.c.rfiles; len(rf) > 0 {
+		input = rf[0]
+		if len(rf) > 1 {
+			input += fmt.Sprintf(" + %d more", len(rf)-1)
+		}
+	}
+	return s.netviz.WriteFile(filepath.Join(s.c.outdir, netviz.FileName), netviz.RenderOptions{
+		Title: "TCPFLOW 1.6.1", Input: input, Generated: time.Now(), Location: time.Local})
 }
 
 func (s *session) warnManyFiles() {

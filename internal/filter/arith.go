@@ -103,7 +103,7 @@ func (g *gen) load(proto string, idx *arthCode, size uint32) *arthCode {
 	checks := idx.checks
 	switch proto {
 	case "ether":
-		s = append(s, toX(idx), stmt{opLD | mIND | sz, 0})
+		s = append(s, toX(idx), stmt{opLD | mIND | sz, uint32(g.offLinkHdr)})
 	case "ip", "arp", "rarp", "atalk", "decnet", "sca", "lat", "moprc", "mopdl", "ip6":
 		s = append(s, toX(idx), stmt{opLD | mIND | sz, g.nl()})
 		checks = andChecks(checks, g.abbrev(proto))

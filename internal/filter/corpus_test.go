@@ -167,6 +167,9 @@ func ethernetFrames() []frame {
 		full(ethFrame(macB, macA, 0x0800, nil)),
 		full([]byte{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}),
 		full(ethFrame(macB, macA, 0x8100, cat(be16(0x2064), be16(0x86dd), ipv6Packet("2001:db8::1", "ff02::fb", 17, udpDgram(5353, 5353, "mdns"))))),
+		full(ethFrame(macB, macA, 0x8864, cat([]byte{0x11, 0}, be16(0x1234), be16(uint16(len(tcp)+2)), be16(0x0021), tcp))),
+		full(ethFrame(macB, macA, 0x8864, cat([]byte{0x11, 0}, be16(5), be16(uint16(len(tcp6)+2)), be16(0x0057), tcp6))),
+		full(ethFrame("ff:ff:ff:ff:ff:ff", macA, 0x8863, cat([]byte{0x11, 0x09, 0, 0, 0, 4}, []byte{1, 1, 0, 0}))),
 	)
 	return fs
 }

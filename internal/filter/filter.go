@@ -54,6 +54,7 @@ func Compile(expr string, link layers.LinkType) (prog *Program, err error) {
 		if head, err = optimize(root.head, reject); err != nil {
 			return nil, err
 		}
+		internBlocks(head)
 		dropReloads(head)
 	}
 	return &Program{link: link, insns: layout(head, accept, reject)}, nil

@@ -58,6 +58,11 @@ var genPrimitives = []string{
 	"ip broadcast", "host 2001:db8::1", "ether dst 66:77:88:99:aa:bb",
 }
 
+var genIDs = []string{
+	"80", "53", "1.2.3.4", "10.0.0.1", "10.0.0.0/8", "192.168", "2001:db8::1", "2001:db8::/32",
+	"00:11:22:33:44:55", "http", "domain", "\\tcp", "not 1.2.3.5", "(22 or 443)", "8000-8100",
+}
+
 var genArith = []string{
 	"ip[0]", "ip[9]", "ip[2:2]", "tcp[13]", "tcp[0:2]", "udp[2:2]", "icmp[0]", "ether[12:2]",
 	"ip6[6]", "len", "tcp[tcpflags]", "0", "1", "2", "4", "13", "64", "0x45", "255",
@@ -93,6 +98,10 @@ func (g *exprGen) expr(depth int) string {
 		return "(" + g.expr(depth-1) + ")"
 	}
 	op := []string{" and ", " or ", " && ", " || "}[g.r.Intn(4)]
+	if g.r.Intn(4) == 0 {
+		// A bare id inherits the qualifiers on its left (or is an error).
+		return g.expr(depth-1) + op + genIDs[g.r.Intn(len(genIDs))]
+	}
 	return g.expr(depth-1) + op + g.expr(depth-1)
 }
 

@@ -42,10 +42,10 @@ const (
 type gen struct {
 	link       layers.LinkType
 	linkName   string
+	offLinkHdr int // offset of the link-layer header (moves after pppoes)
 	offLinkTyp int // offset of the link-layer type field, -1 when there is none
 	offLinkPL  int // offset of the link-layer payload
 	offNL      int // offset of the network layer within the payload (mpls)
-	vlanDepth  int
 	mplsDepth  int
 	regs       [16]bool
 	curReg     int

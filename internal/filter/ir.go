@@ -74,8 +74,8 @@ type block struct {
 
 // edge is one unpatched exit of a fragment: the true or false side of a block.
 type edge struct {
-	b    *block
-	true bool
+	b      *block
+	onTrue bool
 }
 
 // frag is a partly built condition: its entry block and its open exits.
@@ -86,7 +86,7 @@ type frag struct {
 
 func patch(es []edge, to *block) {
 	for _, e := range es {
-		if e.true {
+		if e.onTrue {
 			e.b.jt = to
 		} else {
 			e.b.jf = to

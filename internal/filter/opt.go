@@ -29,8 +29,19 @@ type optimizer struct {
 }
 
 func optimize(head, reject *block) (*block, error) {
-	// Like libpcap's first opt_loop: branches move, statements do not
-	// change, and only directly loaded constants are known.
+	if err := moveBranches(head); err != nil {
+		return nil, err
+	}
+	if err := simplifyStatements(head); err != nil {
+		return nil, err
+	}
+	return optRoot(head, reject)
+}
+
+// moveBranches is libpcap's first opt_loop: branches move, statements do not
+// change, and only directly loaded constants are known. The root block stays
+// until opt_root; a constant jump points both ways to its outcome (opt_peep).
+func moveBranches(head *block) error {
 	o := &optimizer{}
 	for iter := 0; iter < 100; iter++ {
 		order := topoOrder(head)
@@ -39,36 +50,39 @@ func optimize(head, reject *block) (*block, error) {
 			b.mark = false
 			v, err := evalBlock(b, false)
 			if err != nil {
-				return nil, err
+				return err
 			}
 			o.vals[b] = v
 		}
-		// The root block itself stays until opt_root; a constant jump
-		// points both ways to its outcome (opt_peep).
 		changed := o.thread(head, order)
 		for _, b := range order {
 			if v := o.vals[b]; v.known && b.jop&srcX == 0 && b.jt != b.jf {
-				if cond(b.jop&0xf0, v.c, b.k) {
-					b.jf = b.jt
-				} else {
-					b.jt = b.jf
-				}
+				b.jt, b.jf = decided(b, v.c), decided(b, v.c)
 				changed = true
 			}
-		}
-		for _, b := range order {
 			jt, jf := o.skipTrivial(b.jt), o.skipTrivial(b.jf)
 			if jt != b.jt || jf != b.jf {
 				b.jt, b.jf, changed = jt, jf, true
 			}
 		}
 		if !changed {
-			break
+			return nil
 		}
 	}
-	// The second loop simplifies statements; a jump that becomes constant
-	// then points both ways to its target, but no branch moves past it any
-	// more, except at the root (opt_root).
+	return nil
+}
+
+func decided(b *block, a uint32) *block {
+	if cond(b.jop&0xf0, a, b.k) {
+		return b.jt
+	}
+	return b.jf
+}
+
+// simplifyStatements is the second opt_loop: statements simplify; a jump
+// that becomes constant points both ways to its target, but no branch moves
+// past it any more.
+func simplifyStatements(head *block) error {
 	order := topoOrder(head)
 	for _, b := range order {
 		b.mark = false
@@ -76,27 +90,28 @@ func optimize(head, reject *block) (*block, error) {
 	for _, b := range order {
 		v, err := evalBlock(b, true)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if v.known && b.jop&srcX == 0 {
-			if cond(b.jop&0xf0, v.c, b.k) {
-				b.jf = b.jt
-			} else {
-				b.jt = b.jf
-			}
+			b.jt, b.jf = decided(b, v.c), decided(b, v.c)
 		}
 	}
-	// opt_root: skip a root whose branches meet, but keep its statements
-	// (their loads can still reject a short packet) unless a return is left.
-	rootStmts := head.stmts
+	return nil
+}
+
+// optRoot is opt_root: skip a root whose branches meet, but keep its
+// statements (their loads can still reject a short packet) unless a return
+// is left.
+func optRoot(head, reject *block) (*block, error) {
+	root := head
 	for !head.ret && head.jt == head.jf {
 		head = head.jt
 	}
 	switch {
 	case head == reject:
 		return nil, errorf("expression rejects all packets")
-	case !head.ret && len(rootStmts) > 0 && &rootStmts[0] != &head.stmts[0]:
-		head.stmts = append(append([]stmt{}, rootStmts...), head.stmts...)
+	case !head.ret && head != root:
+		head.stmts = append(append([]stmt{}, root.stmts...), head.stmts...)
 	}
 	return head, nil
 }
@@ -227,7 +242,9 @@ func evalBlock(b *block, fold bool) (bval, error) {
 	var a, x bval
 	var mem [16]bval
 	out := make([]stmt, 0, len(b.stmts))
+	var aBefore bval
 	for _, s := range b.stmts {
+		aBefore = a
 		switch s.op & 0x07 {
 		case opLD, opLDX:
 			v := loadVal(s, x, mem)
@@ -258,11 +275,22 @@ func evalBlock(b *block, fold bool) (bval, error) {
 		}
 		out = append(out, s)
 	}
+	if n := len(out); n > 0 && out[n-1].op == opALU|aluSUB|srcX && b.jop == opJMP|jJEQ|srcK {
+		// opt_peep: "sub x; jeq #y" becomes "jeq #(x+y)" when x is known,
+		// and "jeq x" when y is 0.
+		switch {
+		case x.known:
+			out, a, b.k = out[:n-1], aBefore, b.k+x.c
+		case b.k == 0:
+			out, a, b.jop = out[:n-1], aBefore, opJMP|jJEQ|srcX
+		}
+	}
 	if b.jop&srcX != 0 && x.known {
 		// Compare with a constant, as libpcap rewrites "jxx x" to "jxx #k".
 		b.jop &^= srcX
 		b.k = x.c
 	}
+	b.stmts = out
 	if fold {
 		b.stmts = dropDead(out, b.jop&srcX != 0)
 	}

@@ -63,7 +63,39 @@ type (
 type parser struct {
 	toks []token
 	pos  int
+	// depth counts open parentheses and "not"s; bison's stack (YYMAXDEPTH
+	// 10000) is exhausted near 9996 of them.
+	depth     int
+	exhausted bool
+	// arithAt remembers arithmetic parsed at a position: "(" is tried as
+	// arithmetic before as a boolean group, and without this nested
+	// parentheses would be re-parsed once per level.
+	arithAt map[int]arithResult
 }
+
+type arithResult struct {
+	x   arith
+	end int
+	ok  bool
+}
+
+const maxDepth = 9995
+
+// enter and leave bracket a nesting level; enter fails past bison's limit
+// (a chain of "not"s reaches it one level later than parentheses).
+func (p *parser) enter() bool { return p.enterUpTo(maxDepth) }
+
+func (p *parser) enterNot() bool { return p.enterUpTo(maxDepth + 1) }
+
+func (p *parser) enterUpTo(limit int) bool {
+	p.depth++
+	if p.depth > limit {
+		p.exhausted = true
+	}
+	return !p.exhausted
+}
+
+func (p *parser) leave() { p.depth-- }
 
 func parse(expr string) (node, error) {
 	toks, err := lex(expr)
@@ -75,6 +107,9 @@ func parse(expr string) (node, error) {
 		return nil, nil
 	}
 	n, _, ok := p.expr(qerr)
+	if p.exhausted {
+		return nil, errorf("can't parse filter expression: memory exhausted")
+	}
 	if !ok || p.peek().kind != tEOF {
 		return nil, errorf(errSyntax)
 	}
@@ -147,6 +182,10 @@ func (p *parser) expr(q0 qual) (node, qual, bool) {
 func (p *parser) term(q0 qual) (node, qual, bool) {
 	if p.isNot() {
 		p.next()
+		if !p.enterNot() {
+			return nil, q0, false
+		}
+		defer p.leave()
 		n, q, ok := p.term(q0)
 		return nNot{n}, q, ok
 	}
@@ -199,6 +238,10 @@ func (p *parser) rterm(q0 qual) (node, qual, bool) {
 		}
 		p.pos = save
 		p.next()
+		if !p.enter() {
+			return nil, q0, false
+		}
+		defer p.leave()
 		n, _, ok := p.expr(q0)
 		if !ok || !p.isOp(")") {
 			return nil, q0, false
@@ -255,10 +298,18 @@ func (p *parser) id(q qual) (node, bool) {
 	switch {
 	case p.isNot():
 		p.next()
+		if !p.enterNot() {
+			return nil, false
+		}
+		defer p.leave()
 		n, ok := p.id(q)
 		return nNot{n}, ok
 	case p.isOp("("):
 		p.next()
+		if !p.enter() {
+			return nil, false
+		}
+		defer p.leave()
 		n, ok := p.pid(q)
 		if !ok || !p.isOp(")") {
 			return nil, false
@@ -376,7 +427,19 @@ func (p *parser) relation() (node, qual, bool) {
 // of the arithmetic (see unary): "a / 2 % 7 + 1" is a / (2 % (7 + 1)).
 var arithLevels = [][]string{{"|"}, {"&"}, {"<<", ">>"}, {"+", "-"}, {"*", "/"}}
 
-func (p *parser) arith() (arith, bool) { return p.arithLevel(0) }
+func (p *parser) arith() (arith, bool) {
+	start := p.pos
+	if r, seen := p.arithAt[start]; seen {
+		p.pos = r.end
+		return r.x, r.ok
+	}
+	x, ok := p.arithLevel(0)
+	if p.arithAt == nil {
+		p.arithAt = map[int]arithResult{}
+	}
+	p.arithAt[start] = arithResult{x, p.pos, ok}
+	return x, ok
+}
 
 func (p *parser) arithLevel(lvl int) (arith, bool) {
 	if lvl == len(arithLevels) {
@@ -418,6 +481,10 @@ func (p *parser) primary() (arith, bool) {
 		return aLen{}, true
 	case p.isOp("("):
 		p.next()
+		if !p.enter() {
+			return nil, false
+		}
+		defer p.leave()
 		x, ok := p.arith()
 		if !ok || !p.isOp(")") {
 			return nil, false

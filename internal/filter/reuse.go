@@ -84,3 +84,45 @@ func loadKey(s stmt, x string) string {
 	}
 	return ""
 }
+
+// internBlocks merges blocks that do the same thing and go to the same places
+// (libpcap's intern_blocks), working from the returns back to the root. The
+// merged block stands for identical code, so nothing that matches changes;
+// it runs before dropReloads, which needs the final graph.
+func internBlocks(head *block) {
+	for {
+		order := topoOrder(head)
+		for _, b := range order {
+			b.mark = false
+		}
+		seen := map[string]*block{}
+		replace := map[*block]*block{}
+		for i := len(order) - 1; i >= 0; i-- {
+			b := order[i]
+			if r := replace[b.jt]; r != nil {
+				b.jt = r
+			}
+			if r := replace[b.jf]; r != nil {
+				b.jf = r
+			}
+			key := fmt.Sprintf("%v %d %d %p %p", b.stmts, b.jop, b.k, b.jt, b.jf)
+			if twin := seen[key]; twin != nil && b != head {
+				replace[b] = twin
+				continue
+			}
+			seen[key] = b
+		}
+		if len(replace) == 0 {
+			return
+		}
+		for _, b := range topoOrder(head) {
+			b.mark = false
+			if r := replace[b.jt]; r != nil {
+				b.jt = r
+			}
+			if r := replace[b.jf]; r != nil {
+				b.jf = r
+			}
+		}
+	}
+}

@@ -32,10 +32,10 @@ func (g *gen) walk(n node) *frag {
 }
 
 func (g *gen) id(n nID) *frag {
+	// An id after a primitive without qualifiers (q.addr == undef) is a
+	// syntax error for numbers, dotted addresses and names; the other
+	// address forms report their own qualifier errors, as libpcap does.
 	q := n.q
-	if q.addr == undef {
-		fail("syntax error in filter expression")
-	}
 	switch n.tok.kind {
 	case tNum:
 		return g.ncode(nil, n.tok.num, q)
@@ -104,6 +104,8 @@ func (g *gen) ncode(vlen *int, v uint32, q qual) *frag {
 		fail("'gateway' requires a name")
 	case "proto":
 		return g.proto(v, q.proto, q.dir)
+	case undef:
+		fail("syntax error in filter expression")
 	}
 	fail("'protochain' is not supported by bpflow")
 	return nil
@@ -245,6 +247,8 @@ func (g *gen) scode(name string, q qual) *frag {
 		fail("'gateway' not supported in this configuration")
 	case "proto":
 		return g.proto(lookupProto(name, q.proto), q.proto, q.dir)
+	case undef:
+		fail("syntax error in filter expression")
 	}
 	fail("'protochain' is not supported by bpflow")
 	return nil
@@ -313,6 +317,10 @@ func (g *gen) other(n nOther) *frag {
 		return g.vlan(n.num, n.hasNum)
 	case "mpls":
 		return g.mpls(n.num, n.hasNum)
+	case "pppoed":
+		return g.linktype(etPPPoED)
+	case "pppoes":
+		return g.pppoes(n.num, n.hasNum)
 	case "broadcast":
 		return g.broadcast(n.proto)
 	case "multicast":
@@ -354,7 +362,6 @@ func (g *gen) vlan(id uint32, hasID bool) *frag {
 	}
 	g.offLinkPL += 4
 	g.offLinkTyp += 4
-	g.vlanDepth++
 	return f
 }
 
@@ -426,4 +433,22 @@ func (g *gen) namedHost(name string, q qual) *frag {
 		fail("unknown host '%s' for specified address family", name)
 	}
 	return g.host(addr, 0xffffffff, q.proto, q.dir, "host")
+}
+
+// pppoes is gen_pppoes: a PPPoE session frame; what follows is read as PPP
+// inside it.
+func (g *gen) pppoes(sess uint32, hasSess bool) *frag {
+	f := g.linktype(etPPPoES)
+	if hasSess {
+		if sess > 0xffff {
+			fail("PPPoE session number %d greater than maximum %d", sess, 0xffff)
+		}
+		f = and(f, mcmp(g.nl()+2, szH, sess, 0xffff))
+	}
+	g.offLinkHdr = int(g.nl()) + 6
+	g.offLinkTyp = g.offLinkHdr
+	g.offLinkPL = g.offLinkHdr + 2
+	g.offNL = 0
+	g.link, g.linkName = layers.LinkPPP, linkNames[layers.LinkPPP]
+	return f
 }

@@ -130,50 +130,68 @@ type Packet struct {
 // -w writes that packet.
 func (e *Engine) Process(seg *layers.Segment, pkt Packet) (processed bool, err error) {
 	key := Key{Src: seg.Src, Dst: seg.Dst, SrcPort: seg.SrcPort, DstPort: seg.DstPort, Family: seg.Family}
-	syn := seg.Flags&layers.FlagSYN != 0
-	ack := seg.Flags&layers.FlagACK != 0
-	fin := seg.Flags&layers.FlagFIN != 0
-	rst := seg.Flags&layers.FlagRST != 0
-	data := seg.Payload
-	seq := seg.Seq
-
 	f := e.flows[key]
 	if f == nil && !e.AllowNew {
 		return true, nil
 	}
+	syn := seg.Flags&layers.FlagSYN != 0
 	if syn && f != nil && f.SynCount > 0 && f.Pos > 0 {
 		e.sink.SynIgnored(f)
 		return false, nil
 	}
-	if f == nil {
-		if len(data) == 0 {
-			if fin || rst || (!syn && !ack) {
-				return true, nil
-			}
-		} else if e.isStraggler(key, seq, data) {
-			return true, nil
+	f, delta, err := e.lookup(f, key, seg, pkt)
+	if f == nil || err != nil {
+		return true, err
+	}
+	e.account(f, seg, pkt)
+	if data := seg.Payload; len(data) > 0 {
+		if err := e.payload(f, data, delta, pkt.TS); err != nil {
+			return true, err
 		}
 	}
-	var delta int32
+	return true, e.closeRules(f, seg)
+}
+
+// lookup finds or creates the flow for seg (tcpflow's steps 4–6): unknown
+// flows are not started by bare FIN/RST or by straggler retransmissions, a
+// seq jump beyond max_seek ends the old flow, and only a SYN or data starts
+// one. f is nil when the packet is ignored.
+func (e *Engine) lookup(f *Flow, key Key, seg *layers.Segment, pkt Packet) (_ *Flow, delta int32, err error) {
+	syn := seg.Flags&layers.FlagSYN != 0
+	data := seg.Payload
+	if f == nil {
+		if len(data) == 0 {
+			if seg.Flags&(layers.FlagFIN|layers.FlagRST) != 0 || seg.Flags&(layers.FlagSYN|layers.FlagACK) == 0 {
+				return nil, 0, nil
+			}
+		} else if e.isStraggler(key, seg.Seq, data) {
+			return nil, 0, nil
+		}
+	}
 	if f != nil {
-		delta = int32(seq - f.NSN)
+		delta = int32(seg.Seq - f.NSN)
 		if abs32(delta) > e.cfg.MaxSeek {
 			if err := e.remove(f); err != nil {
-				return true, err
+				return nil, 0, err
 			}
 			f, delta = nil, 0
 		}
 	}
 	if f == nil {
 		if !syn && len(data) == 0 {
-			return true, nil
+			return nil, 0, nil
 		}
-		isn := seq - 1
+		isn := seg.Seq - 1
 		if syn {
-			isn = seq
+			isn = seg.Seq
 		}
 		f = e.create(key, isn, seg, pkt)
 	}
+	return f, delta, nil
+}
+
+// account counts the packet and applies what a SYN says (step 7–8).
+func (e *Engine) account(f *Flow, seg *layers.Segment, pkt Packet) {
 	f.Last = pkt.TS
 	e.Packets++
 	f.Len += uint64(pkt.WireLen)
@@ -182,52 +200,60 @@ func (e *Engine) Process(seg *layers.Segment, pkt Packet) (processed bool, err e
 	if pkt.CapLen != pkt.WireLen && e.cfg.DebugLevel >= 2 {
 		e.debug(2, "Captured packet has a length caplen=%d different from the un-truncated length len=%d provided by PCAP API", pkt.CapLen, pkt.WireLen)
 	}
+	if seg.Flags&layers.FlagSYN == 0 {
+		return
+	}
+	if f.SynCount > 1 && e.cfg.DebugLevel >= 2 {
+		e.debug(2, "Multiple SYNs (%d) seen on connection %s", f.SynCount, f.Name)
+	}
+	f.SynCount++
+	if seg.Flags&layers.FlagACK != 0 {
+		f.Dir = DirServerClient
+	} else {
+		f.Dir = DirClientServer
+	}
+	if n := len(seg.Payload); n > 0 {
+		f.Violations++
+		e.sink.SynWithData(f, n)
+	}
+}
 
-	if syn {
-		if f.SynCount > 1 && e.cfg.DebugLevel >= 2 {
-			e.debug(2, "Multiple SYNs (%d) seen on connection %s", f.SynCount, f.Name)
-		}
-		f.SynCount++
-		if ack {
-			f.Dir = DirServerClient
-		} else {
-			f.Dir = DirClientServer
-		}
-		if len(data) > 0 {
-			f.Violations++
-			e.sink.SynWithData(f, len(data))
-		}
+// payload prints or stores data (step 9).
+func (e *Engine) payload(f *Flow, data []byte, delta int32, ts int64) error {
+	if e.cfg.Console {
+		return e.print(f, data)
 	}
-	if len(data) > 0 {
-		var err error
-		if e.cfg.Console {
-			err = e.print(f, data)
-		} else if !e.cfg.NoStore {
-			wasOpen := !e.cfg.AlertOpen || e.sink.FileIsOpen(f)
-			err = e.store(f, data, delta, pkt.TS)
-			if !wasOpen && err == nil {
-				e.sink.OpenAlert(f)
-			}
-		}
-		if err != nil {
-			return true, err
-		}
+	if e.cfg.NoStore {
+		return nil
 	}
-	if rst {
-		return true, e.remove(f)
+	wasOpen := !e.cfg.AlertOpen || e.sink.FileIsOpen(f)
+	if err := e.store(f, data, delta, ts); err != nil {
+		return err
 	}
-	if fin {
+	if !wasOpen {
+		e.sink.OpenAlert(f)
+	}
+	return nil
+}
+
+// closeRules closes f on RST, or once its FIN was seen and every byte up to
+// it is stored (steps 10–12).
+func (e *Engine) closeRules(f *Flow, seg *layers.Segment) error {
+	if seg.Flags&layers.FlagRST != 0 {
+		return e.remove(f)
+	}
+	if seg.Flags&layers.FlagFIN != 0 {
 		f.FinCount++
 		if f.FinCount == 1 {
-			f.FinSize = seq + uint32(len(data)) - f.ISN - 1
+			f.FinSize = seg.Seq + uint32(len(seg.Payload)) - f.ISN - 1
 		}
 	} else {
 		e.sink.Touch(f)
 	}
 	if f.FinCount > 0 && f.SeenBytes() == f.FinSize {
-		return true, e.remove(f)
+		return e.remove(f)
 	}
-	return true, nil
+	return nil
 }
 
 // abs32 is C's abs on an int: abs(INT_MIN) stays negative, so the largest

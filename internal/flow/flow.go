@@ -25,7 +25,28 @@ type Key struct {
 // String formats the key like tcpflow's flow_addr::str, used in the
 // "SYN TO IGNORE!" message.
 func (k Key) String() string {
-	return fmt.Sprintf("flow[%s:%d->%s:%d]", k.Src, k.SrcPort, k.Dst, k.DstPort)
+	return fmt.Sprintf("flow[%s:%d->%s:%d]", AppendNtop(nil, k.Src), k.SrcPort, AppendNtop(nil, k.Dst), k.DstPort)
+}
+
+// AppendNtop formats a like glibc's inet_ntop, which tcpflow uses for
+// names and messages: Go's text except that IPv4-compatible addresses
+// (::a.b.c.d, but not :: or ::1) keep the dotted tail.
+func AppendNtop(b []byte, a netip.Addr) []byte {
+	if a.Is6() && !a.Is4In6() {
+		x := a.As16()
+		zero := true
+		for _, v := range x[:12] {
+			if v != 0 {
+				zero = false
+				break
+			}
+		}
+		if zero && (x[12] != 0 || x[13] != 0) {
+			b = append(b, "::"...)
+			return netip.AddrFrom4([4]byte(x[12:16])).AppendTo(b)
+		}
+	}
+	return a.AppendTo(b)
 }
 
 // Direction is what the SYN flags said about a flow; it only picks -g colours.

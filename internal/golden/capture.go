@@ -30,6 +30,7 @@ const (
 	fmtPcapngBE                     // big-endian pcapng
 	fmtPcapngNano                   // pcapng with if_tsresol 9 (ns)
 	fmtPcapngSections               // pcapng, a new section (and interface) halfway
+	fmtPcapngSimple                 // pcapng, Simple Packet Blocks only (no timestamps), if_tsoffset 100 s
 )
 
 // capture is one input file of the corpus: a script encoded on a link type.
@@ -165,7 +166,7 @@ func (c *capture) bytes() ([]byte, error) {
 
 func (c *capture) writePackets(buf *bytes.Buffer) error {
 	switch c.format {
-	case fmtPcapng, fmtPcapngBE, fmtPcapngNano, fmtPcapngSections:
+	case fmtPcapng, fmtPcapngBE, fmtPcapngNano, fmtPcapngSections, fmtPcapngSimple:
 		return c.writePcapng(buf)
 	}
 	w, err := pcapfile.NewWriterConfig(buf, pcapfile.WriterConfig{LinkType: c.link, Snaplen: 65535,
@@ -184,6 +185,9 @@ func (c *capture) writePcapng(buf *bytes.Buffer) error {
 	ifc := pcapfile.NgInterface{LinkType: c.link, Snaplen: 65535}
 	if c.format == fmtPcapngNano {
 		ifc.TsResol = 9
+	}
+	if c.format == fmtPcapngSimple {
+		ifc.TsOffset = 100
 	}
 	id, err := w.AddInterface(ifc)
 	if err != nil {
@@ -207,6 +211,9 @@ func (c *capture) writePcapng(buf *bytes.Buffer) error {
 		}
 		if c.onSecond(p) {
 			return w.WritePacket(id2, p.ts, wire, data)
+		}
+		if c.format == fmtPcapngSimple {
+			return w.WriteSimple(wire, data)
 		}
 		return w.WritePacket(id, p.ts, wire, data)
 	})

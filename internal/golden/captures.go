@@ -258,9 +258,23 @@ func captureList() []*capture {
 		{name: "basic_http.pcapng", s: http, format: fmtPcapng},
 		{name: "basic_http.pcap.gz", s: http, format: fmtPcapGzip},
 		{name: "basic_http.pcap.xz", s: http, format: fmtPcapXz},
+		// Simple Packet Blocks carry no time: libpcap gives them 0 plus the
+		// interface's if_tsoffset.
+		{name: "basic_http_simple.pcapng", s: http, format: fmtPcapngSimple},
 		{name: "truncated.pcap", s: http, cut: 20},
 		{name: "not_a_pcap.pcap", raw: []byte("this is not a capture file\n")},
 		{name: "empty.pcap", raw: []byte{}},
+		// gzip's own messages: a stream cut short, and no gzip at all.
+		{name: "truncated.pcap.gz", s: http, format: fmtPcapGzip, cut: 40},
+		{name: "not_gzip.pcap.gz", raw: []byte("this is not gzip data\n")},
+		// Ethernet frames captured shorter than the ethertype offset (12),
+		// then one that just reaches it, then data.
+		eth("eth_runt.pcap", oneSide(func(c *conn) {
+			c.send(cli, "AAAA").snap = 11
+			c.send(cli, "BBBB").snap = 1
+			c.send(cli, "CCCC").snap = 12
+			c.send(cli, "DDDD")
+		})),
 		eth("two_conns.pcap", twoConns()),
 		eth("ipv6.pcap", v6),
 		eth("ipv6_odd.pcap", ipv6OddScript()),
@@ -411,6 +425,9 @@ func captureList() []*capture {
 		eth("split1.pcap", splitScript(1)),
 		eth("split2.pcap", splitScript(2)),
 		eth("non_tcp.pcap", nonTCPScript()),
+		// -w after compressed or pcapng input (1.6.1 aborts: DESIGN §4.6).
+		{name: "non_tcp.pcap.gz", s: nonTCPScript(), format: fmtPcapGzip},
+		{name: "non_tcp.pcapng", s: nonTCPScript(), format: fmtPcapng},
 		eth("vlan_ipv6.pcap", func() *script {
 			s := newScript()
 			exchange(s.conn().withAddrs("2001:db8::1", "2001:db8:0:1::2").withPorts(40000, 443).withTags(pktbuild.Tag{TPID: 0x8100, TCI: 7}), httpRequest, httpResponse)

@@ -22,6 +22,7 @@ func TestRunnerRecordsEverything(t *testing.T) {
 echo "args=$* tz=$TZ"
 echo "tcpflow[$$]: to stderr" >&2
 test -r in/basic_http.pcap && echo "captures visible"
+test -r real/README.md && echo "recorded captures visible"
 wc -c | tr -d ' '
 printf 'data' > flow
 touch -d @1600000000.5 flow
@@ -43,7 +44,7 @@ exit 3
 	}
 	want := &flowdiff.Snapshot{
 		Exit:   3,
-		Stdout: []byte("args=-r in/basic_http.pcap tz=UTC\ncaptures visible\n" + strconv.FormatInt(size.Size(), 10) + "\n"),
+		Stdout: []byte("args=-r in/basic_http.pcap tz=UTC\ncaptures visible\nrecorded captures visible\n" + strconv.FormatInt(size.Size(), 10) + "\n"),
 		Stderr: []byte("tcpflow[PID]: to stderr\n"),
 		Entries: []flowdiff.Entry{
 			{Path: "flow", Kind: flowdiff.KindFile, Mode: 0o644, Mtime: "1600000000.500000", Data: []byte("data")},

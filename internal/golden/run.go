@@ -25,7 +25,8 @@ type runner struct {
 }
 
 // run executes the tool with args the way the goldens were recorded: in a
-// fresh directory with the captures at in/, argv[0] "tcpflow" (through a
+// fresh directory with the generated captures at in/ and the recorded ones
+// (testdata/golden/real) at real/, argv[0] "tcpflow" (through a
 // symlink of that name, so both tools print the same message prefix),
 // TZ=UTC, LC_ALL=C, umask 022 (set once for the test process). It returns
 // the normalised snapshot of the last run.
@@ -46,7 +47,7 @@ func (r runner) run(ctx context.Context, c *Case, args []string) (*flowdiff.Snap
 			return nil, err
 		}
 	}
-	s, err := flowdiff.Take(dir, res.exit, res.stdout, res.stderr, started, func(p string) bool { return p == "in" })
+	s, err := flowdiff.Take(dir, res.exit, res.stdout, res.stderr, started, func(p string) bool { return p == "in" || p == "real" })
 	if err != nil {
 		return nil, err
 	}
@@ -68,6 +69,9 @@ func (r runner) prepare(tmp string, c *Case) (bin, dir string, err error) {
 	if err := os.Symlink(r.captures, filepath.Join(dir, "in")); err != nil {
 		return "", "", err
 	}
+	if err := os.Symlink(realDirOf(r.captures), filepath.Join(dir, "real")); err != nil {
+		return "", "", err
+	}
 	for _, p := range c.Setup {
 		if strings.HasSuffix(p, "/") {
 			err = os.MkdirAll(filepath.Join(dir, p), 0o755)
@@ -80,6 +84,10 @@ func (r runner) prepare(tmp string, c *Case) (bin, dir string, err error) {
 	}
 	return bin, dir, nil
 }
+
+// realDirOf is the directory of recorded captures next to the generated
+// ones: testdata/golden/real.
+func realDirOf(captures string) string { return filepath.Join(filepath.Dir(captures), "real") }
 
 type result struct {
 	exit           int

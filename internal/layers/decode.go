@@ -189,6 +189,12 @@ func decodeIPv4(ip []byte, s *Segment) Status {
 		return StatusIPNotTCP
 	}
 	total := int(be.Uint16(ip[2:]))
+	if total == 0 {
+		// A GSO/TSO super-packet seen at TC or by a tap before
+		// segmentation: its length does not fit 16 bits, and the datagram
+		// runs to the end of the frame (tcpdump's reading too).
+		total = len(ip)
+	}
 	hl := int(ip[0]&0xf) * 4
 	if hl > total || hl < 20 {
 		// hl < 20 would make tcpflow read the IP header as TCP: malformed.
@@ -211,6 +217,11 @@ func decodeIPv6(ip []byte, s *Segment) Status {
 		return StatusIPNotTCP
 	}
 	plen := int(be.Uint16(ip[4:]))
+	if plen == 0 {
+		// A BIG TCP super-packet (> 64 KiB, RFC 2675 jumbogram style): the
+		// payload runs to the end of the frame.
+		plen = len(ip) - 40
+	}
 	// The payload length is clamped to the capture (DESIGN §4.4): tcpflow
 	// reads past the packet instead.
 	rest := ip[40:min(40+plen, len(ip))]

@@ -31,7 +31,9 @@ type Frame struct {
 	// WireLen is the packet's length on the wire (pcap's orig_len).
 	WireLen uint32
 	// Data is the captured bytes (pcap's caplen = len(Data)). It is only valid
-	// until the source delivers the next Frame.
+	// until the source delivers the next Frame, and it is read-only: the eBPF
+	// source hands out slices of the kernel's read-only ring mapping, where a
+	// write faults.
 	Data []byte
 	// Ifindex identifies the capture interface for live sources (0 for files);
 	// pcapng files use it for the interface id.

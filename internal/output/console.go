@@ -169,11 +169,11 @@ func appendHexDump(b, data []byte) []byte {
 // difference 3: tcpflow 1.6.1 re-parsed them from the file name).
 func appendJSON(b []byte, f *flow.Flow, data []byte) []byte {
 	b = append(b, `{"src_host":"`...)
-	b = AppendNtop(b, f.Src)
+	b = flow.AppendNtop(b, f.Src)
 	b = append(b, `","src_port":`...)
 	b = strconv.AppendUint(b, uint64(f.SrcPort), 10)
 	b = append(b, `,"dst_host":"`...)
-	b = AppendNtop(b, f.Dst)
+	b = flow.AppendNtop(b, f.Dst)
 	b = append(b, `","dst_port":`...)
 	b = strconv.AppendUint(b, uint64(f.DstPort), 10)
 	b = append(b, `,"payload": [`...)

@@ -171,8 +171,8 @@ func (r *Report) FileObject(f *flow.Flow, extra string) error {
 		a.WriteString("' ")
 	}
 	fmt.Fprintf(&a, "family='%d' ", f.Family)
-	a.WriteString("src_ipn='" + string(AppendNtop(nil, f.Src)) + "' ")
-	a.WriteString("dst_ipn='" + string(AppendNtop(nil, f.Dst)) + "' ")
+	a.WriteString("src_ipn='" + string(flow.AppendNtop(nil, f.Src)) + "' ")
+	a.WriteString("dst_ipn='" + string(flow.AppendNtop(nil, f.Dst)) + "' ")
 	fmt.Fprintf(&a, "srcport='%d' dstport='%d' packets='%d' ", f.SrcPort, f.DstPort, f.Packets)
 	if f.OutOfOrder != 0 {
 		fmt.Fprintf(&a, "out_of_order_count='%d' ", f.OutOfOrder)

@@ -183,27 +183,7 @@ func appendAddr(b []byte, a netip.Addr, family uint8) []byte {
 		}
 		return b
 	}
-	return AppendNtop(b, a)
-}
-
-// AppendNtop formats a like glibc's inet_ntop: Go's text except that
-// IPv4-compatible addresses (::a.b.c.d, not :: or ::1) keep the dotted tail.
-func AppendNtop(b []byte, a netip.Addr) []byte {
-	if a.Is6() && !a.Is4In6() {
-		x := a.As16()
-		zero := true
-		for _, v := range x[:12] {
-			if v != 0 {
-				zero = false
-				break
-			}
-		}
-		if zero && (x[12] != 0 || x[13] != 0) {
-			b = append(b, "::"...)
-			return netip.AddrFrom4([4]byte(x[12:16])).AppendTo(b)
-		}
-	}
-	return a.AppendTo(b)
+	return flow.AppendNtop(b, a)
 }
 
 const hexDigits = "0123456789abcdef"

@@ -42,6 +42,9 @@ type source struct {
 	dec       decoder
 	pollFDs   [2]unix.PollFd // socket, wakeFD: kept here so waiting allocates nothing
 	dropped   uint64
+	// netDown: the device went down; wait polls with a timeout to notice
+	// when it is deleted (the kernel reports nothing more then).
+	netDown bool
 	// accepted counts packets the socket filter let into the ring (kept
 	// for tests: it proves the kernel filter is attached).
 	accepted uint64
@@ -88,7 +91,7 @@ func open(_ context.Context, cfg capture.Config, t Tuning, dev device, prog *com
 	if prog != nil {
 		insns, match = prog.insns, prog.match
 	}
-	filt, err := buildSocketFilter(insns, dev.loIfindex)
+	filt, err := buildSocketFilter(insns, dev.loIfindex, uint32(snaplen))
 	if err != nil {
 		return nil, fmt.Errorf("build socket filter for %s: %w", dev.name, err)
 	}
@@ -219,8 +222,15 @@ func (s *source) Run(ctx context.Context, handle func(*layers.Frame) error) erro
 	if s.closed {
 		return fmt.Errorf("capture on %s: source is closed", s.dev.name)
 	}
-	stop := context.AfterFunc(ctx, s.wake)
-	defer stop()
+	// wake runs in its own goroutine once ctx is done; Run does not return
+	// (and Close cannot close the eventfd) while it may still be writing.
+	woke := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() { wake(s.wakeFD); close(woke) })
+	defer func() {
+		if !stop() {
+			<-woke
+		}
+	}()
 	for ctx.Err() == nil {
 		if err := s.consume(handle); err != nil {
 			return err
@@ -232,10 +242,10 @@ func (s *source) Run(ctx context.Context, handle func(*layers.Frame) error) erro
 	return s.drain(handle)
 }
 
-// wake interrupts a poll in wait; it runs once, when ctx is done.
-func (s *source) wake() {
+// wake interrupts a poll in wait through the eventfd.
+func wake(fd int) {
 	one := [8]byte{1}
-	_, _ = unix.Write(s.wakeFD, one[:])
+	_, _ = unix.Write(fd, one[:])
 }
 
 func (s *source) blockAt(i int) []byte {
@@ -271,9 +281,19 @@ func (s *source) wait() error {
 		return nil
 	}
 	s.pollFDs = [2]unix.PollFd{{Fd: int32(s.fd), Events: unix.POLLIN}, {Fd: int32(s.wakeFD), Events: unix.POLLIN}}
-	_, err := unix.Poll(s.pollFDs[:], -1)
+	timeout := -1
+	if s.netDown {
+		timeout = downCheckMS
+	}
+	_, err := unix.Poll(s.pollFDs[:], timeout)
 	if err != nil && !errors.Is(err, unix.EINTR) {
 		return fmt.Errorf("poll AF_PACKET socket on %s: %w", s.dev.name, err)
+	}
+	if s.netDown {
+		if s.deviceGone() {
+			return errDisappeared
+		}
+		s.netDown = s.pollFDs[0].Revents&unix.POLLIN == 0
 	}
 	if s.pollFDs[1].Revents&unix.POLLIN != 0 {
 		var counter [8]byte
@@ -282,8 +302,9 @@ func (s *source) wait() error {
 	return s.socketError(s.pollFDs[0].Revents)
 }
 
-// socketError turns POLLERR into the error the kernel recorded (ENETDOWN
-// when the interface goes down or away).
+// socketError handles POLLERR as libpcap does: a device that went down is
+// waited for (capture resumes when it comes back up); a device that is gone
+// ends the capture with libpcap's message.
 func (s *source) socketError(revents int16) error {
 	if revents&(unix.POLLERR|unix.POLLHUP|unix.POLLNVAL) == 0 {
 		return nil
@@ -292,10 +313,33 @@ func (s *source) socketError(revents int16) error {
 	if err != nil {
 		return fmt.Errorf("capture on %s: read socket error: %w", s.dev.name, err)
 	}
-	if soerr == 0 {
+	switch {
+	case soerr == 0:
+		return nil
+	case unix.Errno(soerr) == unix.ENETDOWN && s.deviceGone():
+		return errDisappeared
+	case unix.Errno(soerr) == unix.ENETDOWN:
+		s.netDown = true
 		return nil
 	}
 	return fmt.Errorf("capture on %s: %w", s.dev.name, unix.Errno(soerr))
+}
+
+// errDisappeared is libpcap's message when the capture device is deleted;
+// tcpflow prints it after an empty device name ("tcpflow: : …").
+var errDisappeared = &Error{Msg: "The interface disappeared", Err: unix.ENODEV}
+
+// downCheckMS is how often a capture whose device is down checks whether
+// the device was deleted.
+const downCheckMS = 100
+
+// deviceGone reports whether the bound device was unregistered: the kernel
+// then sets the socket's ifindex to -1. (Asking by name would look in the
+// namespace of whichever thread runs Run.)
+func (s *source) deviceGone() bool {
+	sa, err := unix.Getsockname(s.fd)
+	ll, ok := sa.(*unix.SockaddrLinklayer)
+	return err == nil && ok && s.dev.ifindex != 0 && ll.Ifindex != s.dev.ifindex
 }
 
 // drain stops new packets at the socket filter, then delivers what the ring

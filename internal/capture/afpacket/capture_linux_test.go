@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"regexp"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -21,6 +22,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 	"golang.org/x/net/bpf"
+	"golang.org/x/sys/unix"
 
 	"github.com/bpflow/bpflow/internal/capture"
 	"github.com/bpflow/bpflow/internal/layers"
@@ -121,18 +123,23 @@ func (r *capRun) stop(t *testing.T) []captured {
 	return r.frames
 }
 
-// isRST reports a TCP reset in an Ethernet (802.1Q tags skipped) or SLL
-// frame carrying IPv4; the tests end every exchange with one.
+// isRST reports a TCP reset in an Ethernet (802.1Q tags skipped), SLL or
+// raw frame carrying IPv4; the tests end every exchange with one.
 func isRST(link layers.LinkType, b []byte) bool {
-	off := 12
-	if link == layers.LinkLinuxSLL {
+	off, etype := 12, uint16(0x0800)
+	switch link {
+	case layers.LinkRaw:
+		off = 0
+	case layers.LinkLinuxSLL:
 		off = 14
 	}
-	if len(b) < off+2 {
-		return false
+	if link != layers.LinkRaw {
+		if len(b) < off+2 {
+			return false
+		}
+		etype = binary.BigEndian.Uint16(b[off:])
+		off += 2
 	}
-	etype := binary.BigEndian.Uint16(b[off:])
-	off += 2
 	for (etype == 0x8100 || etype == 0x88a8) && len(b) >= off+4 {
 		etype = binary.BigEndian.Uint16(b[off+2:])
 		off += 4
@@ -296,7 +303,7 @@ func TestEthernetFramesMatchTcpdump(t *testing.T) {
 	p := newVethPair(t)
 	td := startTcpdump(t, p.b, "-i", p.vethB)
 	r := startCapture(t, p.b, capture.Config{Interface: p.vethB, Promisc: true, Snaplen: 65536}, Tuning{}, nil)
-	inject(t, p.a, p.vethA, taggedFrames(p))
+	p.a.Inject(t, p.vethA, taggedFrames(p))
 	exchange(t, p.a, p.b, p.addrB)
 	r.waitRSTs(t, 2)
 	got := r.stop(t)
@@ -324,7 +331,7 @@ func TestAnyIsCookedLikeTcpdump(t *testing.T) {
 	p := newVethPair(t)
 	td := startTcpdump(t, p.b, "-i", "any", "-y", "LINUX_SLL")
 	r := startCapture(t, p.b, capture.Config{Interface: "any", Promisc: true, Snaplen: 65536}, Tuning{}, nil)
-	inject(t, p.a, p.vethA, taggedFrames(p))
+	p.a.Inject(t, p.vethA, taggedFrames(p))
 	exchange(t, p.a, p.b, p.addrB)
 	loopbackExchange(t, p.b)
 	r.waitRSTs(t, 3)
@@ -350,7 +357,7 @@ func TestSnaplenTruncatesLikeTcpdump(t *testing.T) {
 	p := newVethPair(t)
 	td := startTcpdump(t, p.b, "-i", p.vethB, "-s", "100")
 	r := startCapture(t, p.b, capture.Config{Interface: p.vethB, Snaplen: 100}, Tuning{}, nil)
-	inject(t, p.a, p.vethA, taggedFrames(p))
+	p.a.Inject(t, p.vethA, taggedFrames(p))
 	exchange(t, p.a, p.b, p.addrB)
 	r.waitRSTs(t, 2)
 	compareWithTcpdump(t, r, r.stop(t), td)
@@ -453,7 +460,7 @@ func TestFiltersSelectLikeTcpdumpOnFiles(t *testing.T) {
 		}
 		bpflow[i] = startCapture(t, p.b, cfg, Tuning{RingSize: 4 << 20}, ours)
 	}
-	inject(t, p.a, p.vethA, taggedFrames(p))
+	p.a.Inject(t, p.vethA, taggedFrames(p))
 	exchange(t, p.a, p.b, p.addrB)
 	sync.waitRSTs(t, 2)
 	td.stopAfter(t, len(sync.stop(t)))
@@ -496,7 +503,7 @@ func TestKernelFilterKeepsPacketsOutOfTheRing(t *testing.T) {
 	sync := startCapture(t, p.b, cfg, Tuning{RingSize: 4 << 20}, nil)
 	none := startCapture(t, p.b, cfg, Tuning{RingSize: 4 << 20}, withVM(t, []bpf.Instruction{bpf.RetConstant{Val: 0}}))
 	exchange(t, p.a, p.b, p.addrB)
-	inject(t, p.a, p.vethA, taggedFrames(p))
+	p.a.Inject(t, p.vethA, taggedFrames(p))
 	sync.waitRSTs(t, 2)
 	all := sync.stop(t)
 	if got := none.stop(t); len(got) != 0 {
@@ -587,4 +594,101 @@ func TestPromiscuousUnlessAskedNot(t *testing.T) {
 	if got := promiscuity(t, p.b, p.vethB); got != "0" {
 		t.Errorf("after Close: promiscuity %s, want 0", got)
 	}
+}
+
+// TestDeviceDownThenGone: like libpcap, a device going down pauses the
+// capture (it resumes when the device is up again) and a device deleted
+// ends it with the message tcpflow prints, checked against tcpflow itself.
+func TestDeviceDownThenGone(t *testing.T) {
+	testutil.RequireBPF(t)
+	p := newVethPair(t)
+	tcpflow := startListening(t, p.b, t.TempDir(), nil, "tcpflow", "-c", "-i", p.vethB)
+	r := startCapture(t, p.b, capture.Config{Interface: p.vethB, Snaplen: 65536}, Tuning{}, nil)
+	p.b.IP(t, "link", "set", p.vethB, "down")
+	p.b.IP(t, "link", "set", p.vethB, "up")
+	p.b.IP(t, "neigh", "replace", p.addrA, "lladdr", p.macA, "dev", p.vethB, "nud", "permanent")
+	exchange(t, p.a, p.b, p.addrB)
+	r.waitRSTs(t, 1)
+	p.b.IP(t, "link", "del", p.vethB)
+	var err error
+	select {
+	case err = <-r.done:
+		r.done <- nil // for the cleanup's stop
+	case <-time.After(30 * time.Second):
+		t.Fatal("Run still running 30 s after its device was deleted")
+	}
+	if err == nil {
+		t.Fatal("Run returned nil after its device was deleted")
+	}
+	if !errors.Is(err, unix.ENODEV) {
+		t.Errorf("err %v, want ENODEV", err)
+	}
+	if waitErr := <-tcpflow.done; waitErr == nil {
+		t.Log("tcpflow exited 0")
+	}
+	tcpflow.done = nil
+	lines := strings.Split(strings.TrimSpace(tcpflow.stderr.String()), "\n")
+	if got, want := "tcpflow: "+err.Error(), lines[len(lines)-1]; got != want {
+		t.Errorf("message %q, tcpflow said %q", got, want)
+	}
+}
+
+// TestRawIPDeviceLikeTcpdump: a tun device has no link header; libpcap
+// captures it as raw IP (LINKTYPE_RAW) and so must we, both directions.
+func TestRawIPDeviceLikeTcpdump(t *testing.T) {
+	testutil.RequireBPF(t)
+	ns := testutil.NewNetns(t)
+	var tun *os.File
+	if err := ns.Do(func() error {
+		fd, err := unix.Open("/dev/net/tun", unix.O_RDWR|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return err
+		}
+		tun = os.NewFile(uintptr(fd), "tun")
+		ifr, err := unix.NewIfreq("bftun0")
+		if err != nil {
+			return err
+		}
+		ifr.SetUint16(unix.IFF_TUN | unix.IFF_NO_PI)
+		return unix.IoctlIfreq(fd, unix.TUNSETIFF, ifr)
+	}); err != nil {
+		t.Fatalf("create tun device: %v", err)
+	}
+	defer tun.Close()
+	ns.IP(t, "addr", "add", "10.9.0.1", "peer", "10.9.0.2", "dev", "bftun0")
+	ns.IP(t, "link", "set", "bftun0", "up")
+	td := startTcpdump(t, ns, "-i", "bftun0")
+	r := startCapture(t, ns, capture.Config{Interface: "bftun0", Snaplen: 65536}, Tuning{}, nil)
+	if r.src.LinkType() != layers.LinkRaw {
+		t.Fatalf("link type %d on a tun device, want raw IP (101)", r.src.LinkType())
+	}
+	// Outgoing: a datagram routed into the tun device.
+	if err := ns.Do(func() error {
+		c, err := net.Dial("udp4", "10.9.0.2:9")
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		_, err = c.Write([]byte("out through tun"))
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	// Incoming: segments written into the device, ending with a reset.
+	in := pktbuild.IPv4{Src: netip.MustParseAddr("10.9.0.2"), Dst: netip.MustParseAddr("10.9.0.1")}
+	for _, f := range [][]byte{
+		pktbuild.Build(in, pktbuild.TCP{SrcPort: 80, DstPort: 40000, Seq: 1, Flags: pktbuild.PSH | pktbuild.ACK}, pktbuild.Payload("in through tun")),
+		pktbuild.Build(in, pktbuild.TCP{SrcPort: 80, DstPort: 40000, Seq: 15, Flags: pktbuild.RST}),
+	} {
+		if _, err := tun.Write(f); err != nil {
+			t.Fatalf("write into tun: %v", err)
+		}
+	}
+	// The kernel answers the data segment (no socket) with a reset of its own.
+	r.waitRSTs(t, 2)
+	got := r.stop(t)
+	if len(got) != 4 {
+		t.Errorf("%d frames, want 4: the datagram out, the segment in, the kernel's reset out, our reset in", len(got))
+	}
+	compareWithTcpdump(t, r, got, td)
 }

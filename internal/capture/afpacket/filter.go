@@ -9,10 +9,6 @@ import (
 // maxKernelInsns is Linux's BPF_MAXINSNS for socket filters.
 const maxKernelInsns = 4096
 
-// keepAll is the socket program's "accept" length: at least any snaplen, so
-// snaplen is applied in userspace after the VLAN tag is restored, as libpcap does.
-const keepAll = 0x40000
-
 // socketFilter is what gets attached to the socket and what must still run
 // in userspace.
 type socketFilter struct {
@@ -27,7 +23,12 @@ type socketFilter struct {
 // filter): drop outgoing copies on the loopback device loIfindex (0: none)
 // and pass packets with an offloaded VLAN tag to userspace, where the filter
 // sees the frame with its tag restored.
-func buildSocketFilter(prog []bpf.Instruction, loIfindex int32) (socketFilter, error) {
+//
+// Every accept returns snaplen, as libpcap's programs do, so the kernel
+// copies no more than snaplen bytes; a restored VLAN tag then pushes the
+// frame over snaplen by up to 4 bytes, which userspace trims, as libpcap does.
+func buildSocketFilter(prog []bpf.Instruction, loIfindex int32, snaplen uint32) (socketFilter, error) {
+	keepAll := bpf.RetConstant{Val: snaplen}
 	var head []bpf.Instruction
 	if loIfindex > 0 {
 		head = append(head,
@@ -39,17 +40,23 @@ func buildSocketFilter(prog []bpf.Instruction, loIfindex int32) (socketFilter, e
 		)
 	}
 	if prog == nil {
-		return assemble(append(head, bpf.RetConstant{Val: keepAll}), socketFilter{})
+		return assemble(append(head, keepAll), socketFilter{})
 	}
 	withVLAN := append(head,
 		bpf.LoadExtension{Num: bpf.ExtVLANTagPresent},
 		bpf.JumpIf{Cond: bpf.JumpEqual, Val: 0, SkipTrue: 1},
-		bpf.RetConstant{Val: keepAll},
+		keepAll,
 	)
 	if len(withVLAN)+len(prog) > maxKernelInsns {
-		return assemble(append(head, bpf.RetConstant{Val: keepAll}), socketFilter{userAll: true})
+		return assemble(append(head, keepAll), socketFilter{userAll: true})
 	}
-	return assemble(append(withVLAN, prog...), socketFilter{})
+	for _, in := range prog {
+		if ret, ok := in.(bpf.RetConstant); ok && ret.Val > snaplen {
+			in = keepAll
+		}
+		withVLAN = append(withVLAN, in)
+	}
+	return assemble(withVLAN, socketFilter{})
 }
 
 func assemble(insns []bpf.Instruction, f socketFilter) (socketFilter, error) {

@@ -14,8 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/bpflow/bpflow/internal/testutil"
 )
 
@@ -147,34 +145,6 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("gave up waiting for %s", what)
 		}
 		time.Sleep(5 * time.Millisecond)
-	}
-}
-
-// inject sends hand-built Ethernet frames out of link in namespace ns
-// through a raw packet socket (no VLAN device needed: the receiving side's
-// kernel moves an outer tag into skb metadata on its own).
-func inject(t *testing.T, ns *testutil.Netns, link string, frames [][]byte) {
-	t.Helper()
-	err := ns.Do(func() error {
-		ifc, err := net.InterfaceByName(link)
-		if err != nil {
-			return err
-		}
-		fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, 0)
-		if err != nil {
-			return err
-		}
-		defer unix.Close(fd)
-		to := unix.SockaddrLinklayer{Ifindex: ifc.Index}
-		for i, f := range frames {
-			if err := unix.Sendto(fd, f, 0, &to); err != nil {
-				return fmt.Errorf("send frame %d: %w", i, err)
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatalf("inject frames on %s in %s: %v", link, ns.Name, err)
 	}
 }
 

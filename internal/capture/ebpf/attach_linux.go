@@ -191,7 +191,7 @@ func (a *attachment) removeQdiscIfUnused() error {
 }
 
 func ignoreGone(err error) error {
-	if errors.Is(err, unix.ENODEV) || errors.Is(err, unix.ENOENT) || errors.Is(err, unix.EINVAL) {
+	if errors.Is(err, unix.ENODEV) || errors.Is(err, unix.ENOENT) {
 		return nil
 	}
 	return err

@@ -130,59 +130,47 @@ type flowFile struct {
 }
 
 // waitForFile blocks until every dir holds a file whose name contains part
-// and whose size is size; inotify tells us when to look again.
+// and whose size is size.
 func waitForFile(t *testing.T, dirs []string, part string, size int64) {
 	t.Helper()
-	fd, err := unix.InotifyInit1(unix.IN_CLOEXEC | unix.IN_NONBLOCK)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer unix.Close(fd)
-	for _, d := range dirs {
-		if _, err := unix.InotifyAddWatch(fd, d, unix.IN_CREATE|unix.IN_MODIFY|unix.IN_CLOSE_WRITE); err != nil {
-			t.Fatal(err)
-		}
-	}
-	deadline := time.Now().Add(bound)
-	buf := make([]byte, 4096)
-	for !allHave(dirs, part, size) {
-		if time.Now().After(deadline) {
-			t.Fatalf("no file with %q of %d bytes in all of %v", part, size, dirs)
-		}
-		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
-		if _, err := unix.Poll(fds, 1000); err != nil && err != unix.EINTR {
-			t.Fatal(err)
-		}
-		unix.Read(fd, buf)
-	}
+	waitInotify(t, dirs, unix.IN_CREATE|unix.IN_MODIFY|unix.IN_CLOSE_WRITE, func() bool { return allHave(dirs, part, size) })
 }
 
 // waitForConsole blocks until every console recorder has printed text.
 func waitForConsole(t *testing.T, recs []*recorder, text string) {
 	t.Helper()
+	var paths []string
+	for _, r := range recs {
+		paths = append(paths, filepath.Join(r.dir, consoleFile))
+	}
+	waitInotify(t, paths, unix.IN_MODIFY, func() bool {
+		for _, p := range paths {
+			if data, _ := os.ReadFile(p); !bytes.Contains(data, []byte(text)) {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// waitInotify checks ready each time inotify reports a change to paths.
+func waitInotify(t *testing.T, paths []string, mask uint32, ready func() bool) {
+	t.Helper()
 	fd, err := unix.InotifyInit1(unix.IN_CLOEXEC | unix.IN_NONBLOCK)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer unix.Close(fd)
-	for _, r := range recs {
-		if _, err := unix.InotifyAddWatch(fd, filepath.Join(r.dir, consoleFile), unix.IN_MODIFY); err != nil {
+	for _, p := range paths {
+		if _, err := unix.InotifyAddWatch(fd, p, mask); err != nil {
 			t.Fatal(err)
 		}
 	}
 	deadline := time.Now().Add(bound)
 	buf := make([]byte, 4096)
-	for {
-		done := true
-		for _, r := range recs {
-			data, _ := os.ReadFile(filepath.Join(r.dir, consoleFile))
-			done = done && bytes.Contains(data, []byte(text))
-		}
-		if done {
-			return
-		}
+	for !ready() {
 		if time.Now().After(deadline) {
-			t.Fatalf("console recorders never printed %q", text)
+			t.Fatalf("waited %v for %v", bound, paths)
 		}
 		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
 		if _, err := unix.Poll(fds, 1000); err != nil && err != unix.EINTR {
@@ -244,26 +232,40 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// TestEndToEndAgainstTcpflow: tcpflow 1.6.1 and bpflow (TCX and tc hooks,
-// two processes) record the same veth at the same time with the same
-// filter; their flow files must be identical, mtimes within a few
+// TestEndToEndAgainstTcpflow: tcpflow 1.6.1 and bpflow record the same
+// interface at the same time with the same filter, to flow files and to the
+// console; the outputs must be identical, flow-file mtimes within a few
 // milliseconds (the two capture points see a packet at slightly different
-// times).
+// times). On the veth bpflow runs twice, with the TCX and the tc hook; on
+// "any" both tools get Linux cooked frames.
 func TestEndToEndAgainstTcpflow(t *testing.T) {
 	if _, err := exec.LookPath("tcpflow"); err != nil {
 		t.Skip("tcpflow is not installed (apt-get install tcpflow)")
 	}
+	for _, anyIface := range []bool{false, true} {
+		t.Run(fmt.Sprintf("any=%v", anyIface), func(t *testing.T) { endToEnd(t, anyIface) })
+	}
+}
+
+func endToEnd(t *testing.T, anyIface bool) {
 	bin := buildBpflow(t)
 	n := newLiveNet(t, false)
 	const expr = "tcp and (port 5001 or port 5002 or port 5003 or port 5004 or port 5999)"
+	iface := n.ifB
+	if anyIface {
+		iface = "any"
+	}
 	recs := []*recorder{
-		startRecorder(t, n.b, "tcpflow", false, "tcpflow", "-i", n.ifB, expr),
-		startRecorder(t, n.b, "bpflow-tcx", false, bin, "--capture=ebpf", "--attach=tcx", "-i", n.ifB, expr),
-		startRecorder(t, n.b, "bpflow-tc", false, bin, "--capture=ebpf", "--attach=tc", "-i", n.ifB, expr),
+		startRecorder(t, n.b, "tcpflow", false, "tcpflow", "-i", iface, expr),
+		startRecorder(t, n.b, "bpflow-tcx", false, bin, "--capture=ebpf", "--attach=tcx", "-i", iface, expr),
+		startRecorder(t, n.b, "bpflow-tc", false, bin, "--capture=ebpf", "--attach=tc", "-i", iface, expr),
+	}
+	if anyIface {
+		recs = recs[:2]
 	}
 	consoles := []*recorder{
-		startRecorder(t, n.b, "tcpflow-c", true, "tcpflow", "-i", n.ifB, expr),
-		startRecorder(t, n.b, "bpflow-c", true, bin, "--capture=ebpf", "-i", n.ifB, expr),
+		startRecorder(t, n.b, "tcpflow-c", true, "tcpflow", "-i", iface, expr),
+		startRecorder(t, n.b, "bpflow-c", true, bin, "--capture=ebpf", "-i", iface, expr),
 	}
 	for i := range 5 { // HTTP-like exchanges
 		transfer(t, n, 5001, 80+i, 10_000+i*1000)
@@ -367,25 +369,7 @@ func judgeDifference(t *testing.T, name, path string, tcpflow, bpflow []byte) {
 // sendOnly opens a connection and sends msg; the server reads it to EOF.
 func sendOnly(t *testing.T, n *liveNet, port int, msg string) {
 	t.Helper()
-	addr := netip.AddrPortFrom(n.addrB, uint16(port)).String()
-	var ln net.Listener
-	if err := n.b.Do(func() (err error) { ln, err = net.Listen("tcp", addr); return err }); err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	done := make(chan error, 1)
-	go func() {
-		c, err := ln.Accept()
-		if err == nil {
-			_, err = io.ReadAll(c)
-			c.Close()
-		}
-		done <- err
-	}()
-	var c net.Conn
-	if err := n.a.Do(func() (err error) { c, err = net.DialTimeout("tcp", addr, bound); return err }); err != nil {
-		t.Fatal(err)
-	}
+	c, done := connect(t, n, port, func(c net.Conn) error { _, err := io.ReadAll(c); return err })
 	fmt.Fprint(c, msg)
 	c.Close()
 	if err := <-done; err != nil {

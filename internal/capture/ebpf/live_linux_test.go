@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -188,18 +189,7 @@ func transfer(t *testing.T, n *liveNet, port, req, resp int) int {
 // kernel's TCP pacing (bytes/s; 0: no cap).
 func transferPaced(t *testing.T, n *liveNet, port, req, resp, rate int) int {
 	t.Helper()
-	addr := netip.AddrPortFrom(n.addrB, uint16(port)).String()
-	var ln net.Listener
-	if err := n.b.Do(func() (err error) { ln, err = net.Listen("tcp", addr); return err }); err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	served := make(chan error, 1)
-	go func() { served <- serve(ln, req, resp) }()
-	var conn net.Conn
-	if err := n.a.Do(func() (err error) { conn, err = net.DialTimeout("tcp", addr, bound); return err }); err != nil {
-		t.Fatal(err)
-	}
+	conn, served := connect(t, n, port, func(c net.Conn) error { return serve(c, req, resp) })
 	defer conn.Close()
 	conn.SetDeadline(time.Now().Add(bound))
 	if rate > 0 {
@@ -219,13 +209,36 @@ func transferPaced(t *testing.T, n *liveNet, port, req, resp, rate int) int {
 	return conn.LocalAddr().(*net.TCPAddr).Port
 }
 
-func serve(ln net.Listener, req, resp int) error {
-	c, err := ln.Accept()
-	if err != nil {
-		return err
+// connect dials from a to a listener on port in b and runs serve on the
+// accepted connection (closing it after); the channel yields serve's result.
+func connect(t *testing.T, n *liveNet, port int, serve func(net.Conn) error) (net.Conn, <-chan error) {
+	t.Helper()
+	addr := netip.AddrPortFrom(n.addrB, uint16(port)).String()
+	var ln net.Listener
+	if err := n.b.Do(func() (err error) { ln, err = net.Listen("tcp", addr); return err }); err != nil {
+		t.Fatal(err)
 	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(bound))
+	served := make(chan error, 1)
+	go func() {
+		c, err := ln.Accept()
+		ln.Close() // before serve reports, so the port is free for the next caller
+		if err != nil {
+			served <- err
+			return
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(bound))
+		served <- serve(c)
+	}()
+	var conn net.Conn
+	if err := n.a.Do(func() (err error) { conn, err = net.DialTimeout("tcp", addr, bound); return err }); err != nil {
+		ln.Close()
+		t.Fatal(err)
+	}
+	return conn, served
+}
+
+func serve(c net.Conn, req, resp int) error {
 	// Compare as the bytes come, so a fast reader keeps the window open.
 	buf := make([]byte, 1<<20)
 	got := 0
@@ -247,7 +260,7 @@ func serve(ln net.Listener, req, resp int) error {
 	if got != req {
 		return fmt.Errorf("server read %d bytes, want the %d-byte request", got, req)
 	}
-	_, err = c.Write(pattern(resp))
+	_, err := c.Write(pattern(resp))
 	return err
 }
 
@@ -478,25 +491,38 @@ func TestVLANTagRestored(t *testing.T) {
 func TestAnyFollowsNewLinks(t *testing.T) {
 	testutil.RequireBPF(t)
 	n := &liveNet{a: testutil.NewNetns(t), b: testutil.NewNetns(t)}
-	attached := make(chan int, 16)
+	type event struct {
+		index    int
+		attached bool
+	}
+	events := make(chan event, 16)
 	td := startTcpdumpArgs(t, n.b, "any", "tcp", "-y", "LINUX_SLL")
-	s := openIn(t, n.b, capture.Config{Interface: "any"}, openOptions{copy: copyDynptr, onAttach: func(i int) { attached <- i }})
+	s := openIn(t, n.b, capture.Config{Interface: "any"}, openOptions{copy: copyDynptr, onLink: func(i int, a bool) { events <- event{i, a} }})
 	if s.LinkType() != layers.LinkLinuxSLL {
 		t.Fatalf("link type %d for any, want Linux cooked", s.LinkType())
 	}
-	<-attached // lo, there from the start
+	wait := func(want event) {
+		t.Helper()
+		for {
+			select {
+			case e := <-events:
+				if e == want {
+					return
+				}
+			case <-time.After(bound):
+				t.Fatalf("no link event %+v", want)
+			}
+		}
+	}
+	<-events // lo, there from the start
 	n.ifA, n.ifB = testutil.Veth(t, n.a, n.b, "192.0.2.1/24", "192.0.2.2/24")
 	n.addrA, n.addrB = netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("192.0.2.2")
 	var idx int
 	n.b.Do(func() error { l, err := netlink.LinkByName(n.ifB); idx = l.Attrs().Index; return err })
-	for got := 0; got != idx; {
-		select {
-		case got = <-attached:
-		case <-time.After(bound):
-			t.Fatalf("never attached to %s (ifindex %d) created after start", n.ifB, idx)
-		}
-	}
+	wait(event{idx, true})
 	port := exchange(t, n, td, 8001, 30_000, 3_000)
+	n.b.IP(t, "link", "del", n.ifB)
+	wait(event{idx, false})
 	compareWithTcpdump(t, td, s, port)
 }
 
@@ -716,5 +742,30 @@ func TestRawIPDevice(t *testing.T) {
 	}
 	if len(want) == 0 || !slices.EqualFunc(want, got, bytes.Equal) {
 		t.Errorf("raw IP frames differ from tcpdump's: %d vs %d\n%s", len(got), len(want), cmp.Diff(want, got))
+	}
+}
+
+// TestTrickleArrives: the program wakes the reader only for batches; a lone
+// connection's frames must still arrive while Run runs (the reader's poll
+// deadline), not only when the capture stops.
+func TestTrickleArrives(t *testing.T) {
+	n := newLiveNet(t, false)
+	s := openIn(t, n.b, capture.Config{Interface: n.ifB}, openOptions{copy: copyDynptr})
+	ctx, cancel := context.WithCancel(context.Background())
+	first := make(chan struct{})
+	done := make(chan error, 1)
+	var once sync.Once
+	go func() {
+		done <- s.Run(ctx, func(*layers.Frame) error { once.Do(func() { close(first) }); return nil })
+	}()
+	transfer(t, n, 5001, 10, 10)
+	select {
+	case <-first:
+	case <-time.After(bound):
+		t.Error("no frame delivered while capturing")
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
 	}
 }

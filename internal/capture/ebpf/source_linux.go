@@ -5,14 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/cilium/ebpf/asm"
-	"github.com/cilium/ebpf/ringbuf"
 	"github.com/cilium/ebpf/rlimit"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
@@ -52,9 +50,12 @@ type Source struct {
 	// without locking per record).
 	kinds atomic.Pointer[map[uint32]iface]
 
-	onAttach   func(ifindex int)
-	promisc    *promisc
-	reader     *ringbuf.Reader
+	onLink  func(ifindex int, attached bool)
+	promisc *promisc
+	ring    *ring
+	// copyBuf holds records that are rewritten before delivery (chunks,
+	// cooked frames): the ring's mapping is read-only.
+	copyBuf    []byte
 	watchDone  chan struct{}
 	watchWait  sync.WaitGroup
 	monoToReal int64
@@ -80,9 +81,9 @@ func Open(ctx context.Context, cfg capture.Config, log *slog.Logger) (capture.So
 // openOptions are settings tests choose and users do not.
 type openOptions struct {
 	copy copyPath
-	// onAttach, when set, is told each interface the capture attached to
-	// (tests wait on it instead of sleeping).
-	onAttach func(ifindex int)
+	// onLink, when set, is told each interface the capture attached to
+	// (true) or forgot (false); tests wait on it instead of sleeping.
+	onLink func(ifindex int, attached bool)
 }
 
 func open(ctx context.Context, cfg capture.Config, log *slog.Logger, o openOptions) (*Source, error) {
@@ -98,7 +99,7 @@ func open(ctx context.Context, cfg capture.Config, log *slog.Logger, o openOptio
 	if err := rlimit.RemoveMemlock(); err != nil {
 		log.Debug("raise RLIMIT_MEMLOCK (needs CAP_SYS_RESOURCE before kernel 5.11)", "err", err)
 	}
-	s := &Source{cfg: cfg, log: log, copy: o.copy, onAttach: o.onAttach, any: cfg.Interface == "any", attached: map[int]*attachment{}}
+	s := &Source{cfg: cfg, log: log, copy: o.copy, onLink: o.onLink, any: cfg.Interface == "any", attached: map[int]*attachment{}}
 	s.kinds.Store(&map[uint32]iface{})
 	s.snaplen = snaplenFor(cfg.Snaplen)
 	s.ringSize = roundRing(cfg.RingSize)
@@ -154,11 +155,11 @@ func (s *Source) start(ctx context.Context) error {
 			}
 		}
 	}
-	rd, err := ringbuf.NewReader(s.maps.ring)
+	rg, err := newRing(s.maps.ring.FD(), s.ringSize)
 	if err != nil {
-		return fmt.Errorf("open eBPF capture: map ring buffer of %d bytes: %w", s.ringSize, err)
+		return fmt.Errorf("open eBPF capture: %w", err)
 	}
-	s.reader = rd
+	s.ring = rg
 	return ctx.Err()
 }
 
@@ -230,8 +231,8 @@ func (s *Source) attach(ifc iface) error {
 	}
 	s.attached[ifc.index] = a
 	s.setKind(ifc.index, ifc, true)
-	if s.onAttach != nil {
-		s.onAttach(ifc.index)
+	if s.onLink != nil {
+		s.onLink(ifc.index, true)
 	}
 	s.log.Debug("capturing on interface", "interface", ifc.name, "ifindex", ifc.index, "hook", a.mode)
 	return nil
@@ -342,6 +343,9 @@ func (s *Source) forget(index int) {
 	delete(s.attached, index)
 	s.setKind(index, iface{}, false)
 	s.log.Debug("interface removed", "interface", a.name, "ifindex", index)
+	if s.onLink != nil {
+		s.onLink(index, false)
+	}
 }
 
 // LinkType is the link type of every frame Run delivers.
@@ -350,44 +354,27 @@ func (s *Source) LinkType() layers.LinkType { return s.linkType }
 // Run delivers frames until ctx is done, then detaches, drains the ring and
 // returns nil.
 func (s *Source) Run(ctx context.Context, handle func(*layers.Frame) error) error {
-	var rec ringbuf.Record
+	deliver := func(raw []byte) error { return s.deliver(raw, handle) }
 	for {
 		if ctx.Err() != nil {
-			return s.finish(&rec, handle)
+			return s.finish(deliver)
 		}
-		s.reader.SetDeadline(time.Now().Add(pollInterval))
-		for {
-			err := s.reader.ReadInto(&rec)
-			if errors.Is(err, os.ErrDeadlineExceeded) {
-				break
-			}
-			if err != nil {
-				return fmt.Errorf("read eBPF capture ring: %w", err)
-			}
-			if err := s.deliver(rec.RawSample, handle); err != nil {
-				return err
-			}
+		if _, err := s.ring.consume(deliver); err != nil {
+			return err
+		}
+		if err := s.ring.wait(pollInterval); err != nil {
+			return err
 		}
 	}
 }
 
 // finish stops capturing and delivers what the kernel already captured.
-func (s *Source) finish(rec *ringbuf.Record, handle func(*layers.Frame) error) error {
+func (s *Source) finish(deliver func([]byte) error) error {
 	if err := s.detachAll(); err != nil {
 		s.log.Warn("detach eBPF capture", "err", err)
 	}
-	s.reader.SetDeadline(time.Now())
-	for {
-		err := s.reader.ReadInto(rec)
-		if errors.Is(err, os.ErrDeadlineExceeded) {
-			break
-		}
-		if err != nil {
-			return fmt.Errorf("drain eBPF capture ring: %w", err)
-		}
-		if err := s.deliver(rec.RawSample, handle); err != nil {
-			return err
-		}
+	if _, err := s.ring.consume(deliver); err != nil {
+		return err
 	}
 	st := s.Stats()
 	s.final = &st
@@ -395,6 +382,10 @@ func (s *Source) finish(rec *ringbuf.Record, handle func(*layers.Frame) error) e
 }
 
 func (s *Source) deliver(raw []byte, handle func(*layers.Frame) error) error {
+	if s.any || len(raw) > 30 && raw[30]&flagChunk != 0 {
+		s.copyBuf = append(s.copyBuf[:0], raw...)
+		raw = s.copyBuf
+	}
 	r, data, err := decodeRecord(raw)
 	if err != nil {
 		return err
@@ -486,8 +477,8 @@ func (s *Source) Close() error {
 			st := s.Stats()
 			s.final = &st
 		}
-		if s.reader != nil {
-			errs = append(errs, s.reader.Close())
+		if s.ring != nil {
+			errs = append(errs, s.ring.Close())
 		}
 		for _, p := range s.progs {
 			if p != nil {

@@ -78,11 +78,13 @@ func TestNormalize(t *testing.T) {
 		"    <fileobject>\n      <filename>aa</filename>\n    </fileobject>\n" +
 		"  <flow_map_size>2</flow_map_size>\n  <rusage><utime>0.1</utime></rusage>\n</dfxml>\n"
 	s := &Snapshot{
-		Stderr:  []byte("tcpflow[4242]: changing max_fds\nSYN TO IGNORE! SYN tcp=0x55d0c1a2b3c4 flow=x\ntcpflow: retrying_open ::open(fn=a,oflag=xc2,mask:x1b6)=5\n"),
+		Stderr: []byte("tcpflow[4242]: changing max_fds\nSYN TO IGNORE! SYN tcp=0x55d0c1a2b3c4 flow=x\ntcpflow: retrying_open ::open(fn=a,oflag=xc2,mask:x1b6)=5\n" +
+			"tcpflow: Cleaning up flows\ntcpflow: b: closing file in tcpip::close_file\ntcpflow: a: closing file in tcpip::close_file\ntcpflow: Total flows processed: 2\n"),
 		Entries: []Entry{{Path: "report.xml", Kind: KindFile, Data: []byte(report)}},
 	}
 	Normalize(s)
-	wantErr := "tcpflow[PID]: changing max_fds\nSYN TO IGNORE! SYN tcp=0xPTR flow=x\ntcpflow: retrying_open ::open(fn=a,oflag=xc2,mask:x1b6)=FD\n"
+	wantErr := "tcpflow[PID]: changing max_fds\nSYN TO IGNORE! SYN tcp=0xPTR flow=x\ntcpflow: retrying_open ::open(fn=a,oflag=xc2,mask:x1b6)=FD\n" +
+		"tcpflow: Cleaning up flows\ntcpflow: a: closing file in tcpip::close_file\ntcpflow: b: closing file in tcpip::close_file\ntcpflow: Total flows processed: 2\n"
 	if string(s.Stderr) != wantErr {
 		t.Errorf("stderr = %q, want %q", s.Stderr, wantErr)
 	}
@@ -93,6 +95,16 @@ func TestNormalize(t *testing.T) {
 		"  <flow_map_size>2</flow_map_size>\n  <rusage></rusage>\n</dfxml>\n"
 	if d := cmp.Diff(wantReport, string(s.Entries[0].Data)); d != "" {
 		t.Errorf("report (-want +got):\n%s", d)
+	}
+}
+
+// TestNormalizeUnfinishedReport: 1.6.1 aborting mid-report leaves
+// execution_environment open; its start time must still be dropped.
+func TestNormalizeUnfinishedReport(t *testing.T) {
+	cut := "<?xml version='1.0'?>\n<dfxml>\n    <execution_environment>\n      <start_time>2026-11-28T16:10:03Z</start_time>\n"
+	want := "<?xml version='1.0'?>\n<dfxml>\n    <execution_environment>\n      <start_time></start_time>\n"
+	if got := string(NormalizeReport([]byte(cut))); got != want {
+		t.Errorf("NormalizeReport(unfinished) = %q, want %q", got, want)
 	}
 }
 

@@ -15,8 +15,12 @@ var (
 		regexp.MustCompile(`(?s)(<build_environment>).*?(</build_environment>)`),
 		regexp.MustCompile(`(?s)(<execution_environment>).*?(</execution_environment>)`),
 		regexp.MustCompile(`(?s)(<rusage>).*?(</rusage>)`),
+		// A report cut short by a crash has no </execution_environment>.
+		regexp.MustCompile(`(<start_time>)[^<]*(</start_time>)`),
 	}
-	fileobject  = regexp.MustCompile(`(?s) *<fileobject>.*?</fileobject>\n`)
+	fileobject = regexp.MustCompile(`(?s) *<fileobject>.*?</fileobject>\n`)
+	// The flows still open at the end of input, as -v/-d 10 list them.
+	cleanupRun  = regexp.MustCompile(`(?m)^[^\n]*Cleaning up flows\n((?:[^\n]*: closing file in tcpip::close_file\n)+)`)
 	flowMapSize = regexp.MustCompile(`<flow_map_size>([0-9]+)</flow_map_size>`)
 )
 
@@ -24,11 +28,14 @@ var (
 // On stderr (stdout carries payload bytes and is left alone):
 //   - "name[1234]: " at the start of a line becomes "name[PID]: ";
 //   - the pointer of "SYN TO IGNORE! SYN tcp=0x…" becomes "0xPTR";
-//   - the descriptor in "retrying_open ::open(…)=5" (-d 2 and up) becomes "FD".
+//   - the descriptor in "retrying_open ::open(…)=5" (-d 2 and up) becomes "FD";
+//   - the "closing file" lines after "Cleaning up flows" (-d 10 and up) are
+//     sorted: like the report's end-of-input fileobjects they come in
+//     tcpflow's hash-table order.
 //
 // In every DFXML report (a file starting with "<?xml" that has a <dfxml>
 // element) the contents of build_environment, execution_environment and
-// rusage are dropped, and the fileobjects of the flows still open at the end
+// rusage (and of start_time, in a report a crash left unfinished) are dropped, and the fileobjects of the flows still open at the end
 // of input — the last <flow_map_size> of them — are sorted.
 func Normalize(s *Snapshot) {
 	s.Stderr = normalizeText(s.Stderr)
@@ -43,7 +50,16 @@ func Normalize(s *Snapshot) {
 func normalizeText(b []byte) []byte {
 	b = pidPrefix.ReplaceAll(b, []byte("${1}[PID]: "))
 	b = openFD.ReplaceAll(b, []byte("${1}=FD\n"))
-	return synPointer.ReplaceAll(b, []byte("SYN TO IGNORE! SYN tcp=0xPTR"))
+	b = synPointer.ReplaceAll(b, []byte("SYN TO IGNORE! SYN tcp=0xPTR"))
+	return cleanupRun.ReplaceAllFunc(b, sortCleanupLines)
+}
+
+// sortCleanupLines sorts the closing-file lines of one cleanupRun match.
+func sortCleanupLines(m []byte) []byte {
+	head, rest, _ := bytes.Cut(m, []byte("\n"))
+	lines := bytes.SplitAfter(rest, []byte("\n"))
+	sort.Slice(lines, func(i, j int) bool { return bytes.Compare(lines[i], lines[j]) < 0 })
+	return append(append(append([]byte{}, head...), '\n'), bytes.Join(lines, nil)...)
 }
 
 // IsReport tells whether data is a DFXML report as tcpflow writes it.
