@@ -14,8 +14,13 @@
 # issue 2 (files: >=3x MB/s, <=2x RSS; console: >=5x MB/s). File-mode outputs
 # of the first run are compared byte for byte (report.xml aside): the
 # capture has no padding or other 1.6.1 quirks, so they must be identical.
-# The page cache is warmed first. On a shared machine wall time (MBps) is
-# noisy; MB_per_cpu_s (capture MB per CPU second of the tool) is steadier.
+# The page cache is warmed first, and each run starts after a sync, so no
+# run pays for writing back the one before. Outputs are deleted only after
+# the last run (RUNS x 2 x the capture size on disk): ext4 without a journal
+# scans every inode deleted in the last 30 s when it creates a file, which
+# made whichever tool ran after a deletion pay for the other's output.
+# On a shared machine wall time (MBps) is noisy; MB_per_cpu_s (capture MB
+# per CPU second of the tool) is steadier.
 # Needs tcpflow, go and GNU time (Debian package "time").
 set -euo pipefail
 
@@ -73,10 +78,10 @@ trap 'rm -rf "$WORK"/out-*-$$ "$RES"' EXIT
 
 # measure TOOL MODE RUN: one timed run; prints and records a RESULT line.
 measure() {
-	local tool=$1 mode=$2 run=$3 bin=tcpflow out="$WORK/out-$1-$2-$$" tf="$WORK/time.$$"
+	local tool=$1 mode=$2 run=$3 bin=tcpflow out="$WORK/out-$1-$2-$3-$$" tf="$WORK/time.$$"
 	[ "$tool" = tcpflow ] || bin=$BPFLOW
-	rm -rf "$out"
 	mkdir -p "$out"
+	sync
 	local status=0
 	if [ "$mode" = files ]; then
 		(cd "$out" && /usr/bin/time -f '%e %U %S %M' -o "$tf" "$bin" -r "$CAP" -o flows >/dev/null 2>"$out.err") || status=$?
@@ -90,29 +95,29 @@ measure() {
 	line=$(awk -v t="$tool" -v m="$mode" -v r="$run" -v w="$wall" -v u="$user" -v s="$sys" -v k="$rss" -v b="$CAP_BYTES" \
 		'BEGIN{printf "RESULT tool=%s mode=%s run=%d wall_s=%.2f cpu_s=%.2f user_s=%.2f sys_s=%.2f MBps=%.1f MB_per_cpu_s=%.1f rss_MB=%.1f", t, m, r, w, u+s, u, s, b/1e6/w, b/1e6/(u+s), k/1024}')
 	echo "$line" | tee -a "$RES"
-	if [ "$mode" = files ] && [ "$run" = 1 ]; then
-		mv "$out" "$WORK/keep-$tool-$$"
-	else
-		rm -rf "$out"
-	fi
 }
 
+# Even runs swap the order: on a file system that fills up run after run
+# the second tool always paid more (tcpflow, bpflow, bpflow, tcpflow, ...).
 for run in $(seq 1 "$RUNS"); do
+	order=$TOOLS
+	[ $((run % 2)) = 1 ] || order=$(echo "$TOOLS" | awk '{for (i = NF; i > 0; i--) printf "%s ", $i}')
 	for mode in $MODES; do
-		for tool in $TOOLS; do measure "$tool" "$mode" "$run"; done
+		for tool in $order; do measure "$tool" "$mode" "$run"; done
 	done
 done
 
-if [ -d "$WORK/keep-tcpflow-$$" ] && [ -d "$WORK/keep-bpflow-$$" ]; then
-	if diff -r -q -x report.xml "$WORK/keep-tcpflow-$$/flows" "$WORK/keep-bpflow-$$/flows" >"$WORK/diff.$$" 2>&1; then
-		echo "OUTPUT files identical: $(find "$WORK/keep-bpflow-$$/flows" -type f ! -name report.xml | wc -l) flow files"
+keep_t="$WORK/out-tcpflow-files-1-$$" keep_b="$WORK/out-bpflow-files-1-$$"
+if [ -d "$keep_t/flows" ] && [ -d "$keep_b/flows" ]; then
+	if diff -r -q -x report.xml "$keep_t/flows" "$keep_b/flows" >"$WORK/diff.$$" 2>&1; then
+		echo "OUTPUT files identical: $(find "$keep_b/flows" -type f ! -name report.xml | wc -l) flow files"
 	else
 		echo "OUTPUT files DIFFER ($(wc -l <"$WORK/diff.$$") entries), e.g.:"
 		head -n5 "$WORK/diff.$$"
 	fi
 	rm -f "$WORK/diff.$$"
 fi
-rm -rf "$WORK"/keep-*-$$
+rm -rf "$WORK"/out-*-$$
 
 # Medians per tool and mode, then bpflow/tcpflow ratios.
 awk -v goal_files_mbps=3 -v goal_files_rss=2 -v goal_console_mbps=5 '
