@@ -18,7 +18,8 @@
 # run pays for writing back the one before. Outputs are deleted only after
 # the last run (RUNS x 2 x the capture size on disk): ext4 without a journal
 # scans every inode deleted in the last 30 s when it creates a file, which
-# made whichever tool ran after a deletion pay for the other's output.
+# made whichever tool ran after a deletion pay for the other's output (a new
+# invocation waits until the last one's deletions are 35 s old).
 # On a shared machine wall time (MBps) is noisy; MB_per_cpu_s (capture MB
 # per CPU second of the tool) is steadier.
 # Needs tcpflow, go and GNU time (Debian package "time").
@@ -72,9 +73,14 @@ fi
 [ -z "${probe:-}" ] || rm -rf "$probe"
 
 cat "$CAP" >/dev/null # warm the page cache
+# Let the previous invocation's deletions age out of ext4's 30 s window.
+if [ -f "$WORK/deleted-at" ]; then
+	wait_s=$(($(cat "$WORK/deleted-at") + 35 - $(date +%s)))
+	[ "$wait_s" -le 0 ] || { log "waiting ${wait_s}s for the last run's deleted inodes to age"; sleep "$wait_s"; }
+fi
 RES="$WORK/results.$$"
 : >"$RES"
-trap 'rm -rf "$WORK"/out-*-$$ "$RES"' EXIT
+trap 'rm -rf "$WORK"/out-*-$$ "$RES"; date +%s >"$WORK/deleted-at"' EXIT
 
 # measure TOOL MODE RUN: one timed run; prints and records a RESULT line.
 measure() {
