@@ -57,9 +57,10 @@ type capture struct {
 
 // iface is a pcapng interface's link type and encoding.
 type iface struct {
-	link   layers.LinkType
-	header func(p *pkt) pktbuild.Layer
-	has    func(p *pkt) bool
+	link    layers.LinkType
+	header  func(p *pkt) pktbuild.Layer
+	has     func(p *pkt) bool
+	snaplen uint32 // 0: 65535, as the first interface
 }
 
 // Link-layer encodings. Ethernet MACs come from the endpoints, so the
@@ -195,7 +196,11 @@ func (c *capture) writePcapng(buf *bytes.Buffer) error {
 	}
 	id2 := id
 	if c.second != nil {
-		if id2, err = w.AddInterface(pcapfile.NgInterface{LinkType: c.second.link, Snaplen: 65535}); err != nil {
+		snaplen := c.second.snaplen
+		if snaplen == 0 {
+			snaplen = 65535
+		}
+		if id2, err = w.AddInterface(pcapfile.NgInterface{LinkType: c.second.link, Snaplen: snaplen}); err != nil {
 			return err
 		}
 	}

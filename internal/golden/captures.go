@@ -561,6 +561,10 @@ func linkCaptures() []*capture {
 		}()),
 		{name: "two_links.pcapng", s: twoConnsSeq, link: layers.LinkEthernet, header: ethernet, format: fmtPcapng,
 			second: &iface{link: layers.LinkRaw, has: secondConn}},
+		// libpcap refuses a second interface whose snaplen differs from the
+		// first's, even one no packet uses.
+		{name: "two_snaplens.pcapng", s: http, link: layers.LinkEthernet, header: ethernet, format: fmtPcapng,
+			second: &iface{link: layers.LinkEthernet, header: ethernet, snaplen: 64, has: func(*pkt) bool { return false }}},
 		{name: "alt_two_links_first.pcap", s: twoConnsSeq, link: layers.LinkEthernet, header: ethernet,
 			tweak: func(p *pkt) bool { return !secondConn(p) }},
 		{name: "alt_two_links_second.pcap", s: twoConnsSeq, link: layers.LinkRaw, tweak: secondConn},

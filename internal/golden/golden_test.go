@@ -238,6 +238,7 @@ var pending = map[string]string{
 	"open_flow_then_missing": "flows still open when a later -r input cannot be opened lose their buffered data (file has AAAA, 1.6.1 AAAA, 4 NULs, CCCC): the fatal path does not flush the file store (cli/output)",
 	"L_semlock":              "-L: 1.6.1 prints '(null): attempt to create lock pthreads not present' and exits 1; bpflow ignores -L and runs (cli)",
 	"pcapng_simple_tsoffset": "Simple Packet Blocks on an interface with if_tsoffset 100: libpcap stamps them 0+offset (100 s), bpflow 0 (pcapfile)",
+	"pcapng_two_snaplens":    "a second Interface Description Block with another snaplen: libpcap fails ('an interface has a snapshot length 64 different from the snapshot length of the first interface', exit 1), bpflow reads on (pcapfile)",
 	"real_e_http":            "HTTPBODY files get the flow's first-packet time (scan/http.go, deliberately, tcpflow issue #55) where 1.6.1 leaves the current time: not a DESIGN §4 difference; list it there and make this a Diff case, or match 1.6.1",
 }
 

@@ -109,6 +109,7 @@ func hostileCases() []Case {
 		{Name: "open_flow_then_missing", Args: []string{"-r", in("hole.pcap"), "-r", in("does_not_exist.pcap")}},
 		file("L_semlock", "basic_http.pcap", "-L", "lock"),
 		file("pcapng_simple_tsoffset", "basic_http_simple.pcapng"),
+		file("pcapng_two_snaplens", "two_snaplens.pcapng"),
 		file("w_unprocessed", "non_tcp.pcap", "-w", "out.pcap"),
 		writeAfter("w_after_gz", "non_tcp.pcap.gz"),
 		writeAfter("w_after_pcapng", "non_tcp.pcapng"),
