@@ -454,7 +454,10 @@ func (s *session) program(lt layers.LinkType) (*filter.Program, error) {
 
 // frame runs one frame through decode, the flow engine and the timeout.
 func (s *session) frame(fr *layers.Frame, seg *layers.Segment) error {
-	if (fr.LinkType == layers.LinkEthernet || fr.LinkType == layers.LinkIEEE802) && ethernetRunt(fr.Data) {
+	ipAt := -1
+	if s.debugLevel >= 2 {
+		ipAt = s.linkTraces(fr)
+	} else if (fr.LinkType == layers.LinkEthernet || fr.LinkType == layers.LinkIEEE802) && ethernetRunt(fr.Data) {
 		// DEBUG(0) in tcpflow's Ethernet handler: printed at every level
 		s.errln(s.prefix + ": error: the captured packet header bytes are shorter than the ether_type offset")
 	}
@@ -466,6 +469,9 @@ func (s *session) frame(fr *layers.Frame, seg *layers.Segment) error {
 		return nil
 	}
 	s.logf(10, "process_pkt..............................................................................")
+	if ipAt >= 0 {
+		s.ipTraces(fr.Data[ipAt:])
+	}
 	// tcpflow sees microseconds; nanosecond captures are truncated.
 	ts := floorDiv(fr.TS, 1000)*1000 + s.tdelta*1e9
 	processed := false
