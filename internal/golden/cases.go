@@ -29,7 +29,7 @@ func console(name, capture string, opts ...string) Case {
 // cases is the golden corpus, in a fixed order.
 var cases = sync.OnceValue(func() []Case {
 	var all []Case
-	for _, group := range [][]Case{inputCases(), flowCases(), namingCases(), consoleCases(), optionCases(), linkCases(), wifiCases(), differenceCases(), hangCases(), randomCases(), realCases(), hostileCases()} {
+	for _, group := range [][]Case{inputCases(), flowCases(), namingCases(), consoleCases(), optionCases(), linkCases(), wifiCases(), differenceCases(), hangCases(), randomCases(), realCases(), hostileCases(), filterCases()} {
 		all = append(all, group...)
 	}
 	return all

@@ -239,6 +239,17 @@ var pending = map[string]string{
 	"L_semlock":              "-L: 1.6.1 prints '(null): attempt to create lock pthreads not present' and exits 1; bpflow ignores -L and runs (cli)",
 	"pcapng_simple_tsoffset": "Simple Packet Blocks on an interface with if_tsoffset 100: libpcap stamps them 0+offset (100 s), bpflow 0 (pcapfile)",
 	"pcapng_two_snaplens":    "a second Interface Description Block with another snaplen: libpcap fails ('an interface has a snapshot length 64 different from the snapshot length of the first interface', exit 1), bpflow reads on (pcapfile)",
+	"filter_protochain":      "libpcap accepts 'protochain'; bpflow: \"'protochain' is not supported by bpflow\", exit 1 (filter)",
+	"filter_llc":             "libpcap accepts 'llc' (and llc i/s/u/rr/ui/sabme); bpflow: syntax error (filter)",
+	"filter_iso":             "libpcap accepts isis/clnp/esis (and l1 l2 iih lsp snp csnp psnp); bpflow refuses them as unsupported (filter)",
+	"filter_decnet_host":     "libpcap accepts 'decnet host 1.2' (decnet src/dst too); bpflow: \"'decnet' modifier applied to host\" (filter)",
+	"filter_atalk_ipx":       "libpcap accepts atalk, ipx, aarp; bpflow refuses them as unsupported (filter)",
+	"filter_geneve":          "libpcap accepts 'geneve'; bpflow refuses it as unsupported (filter)",
+	"filter_bogus_mac":       "libpcap: 'bogus ethernet address 02:00:00:00:'; bpflow: syntax error (filter)",
+	"filter_80211_on_eth":    "libpcap: '802.11 link-layer types supported only on 802.11' (type/subtype; dir and wlan addr1 have their own texts); bpflow: syntax error (filter)",
+	"filter_atm_on_eth":      "libpcap: \"'vpi' supported only on raw ATM\" (vci lane oamf4 metac connectmsg metaconnect alike); bpflow: syntax error (filter)",
+	"filter_ss7_on_eth":      "libpcap: \"'sio' supported only on SS7\" (opc dpc sls and the h- forms alike); bpflow: syntax error (filter)",
+	"filter_radio_on_eth":    "libpcap: \"'radio' is not a valid protocol type\" (radio[0]: 'radio information not present in capture'); bpflow: 'not supported by bpflow' / 'unsupported index operation' (filter)",
 	"real_e_http":            "HTTPBODY files get the flow's first-packet time (scan/http.go, deliberately, tcpflow issue #55) where 1.6.1 leaves the current time: not a DESIGN §4 difference; list it there and make this a Diff case, or match 1.6.1",
 }
 

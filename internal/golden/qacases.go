@@ -116,6 +116,28 @@ func hostileCases() []Case {
 	}
 }
 
+// filterCases: expressions libpcap accepts that bpflow refuses, and
+// libpcap's own diagnostics for expressions it refuses on Ethernet.
+func filterCases() []Case {
+	f := func(name string, expr ...string) Case {
+		return Case{Name: name, Args: append([]string{"-r", in("two_conns.pcap")}, expr...)}
+	}
+	return []Case{
+		f("filter_protochain", "ip protochain 6"),
+		f("filter_llc", "not llc"),
+		f("filter_iso", "not isis and not clnp and not esis"),
+		f("filter_decnet_host", "not decnet host 1.2"),
+		f("filter_atalk_ipx", "not atalk and not ipx and not aarp"),
+		f("filter_geneve", "not geneve"),
+		f("filter_bogus_mac", "ether src 02:00:00:00:00"),
+		f("filter_80211_on_eth", "type mgt"),
+		f("filter_atm_on_eth", "vpi 1"),
+		f("filter_ss7_on_eth", "sio 1"),
+		f("filter_load_size", "ether[6:6] = 1"),
+		f("filter_radio_on_eth", "radio"),
+	}
+}
+
 // writeAfter: -w with an input 1.6.1 cannot -w after (it aborts with
 // pcap_writer::write_error); bpflow writes what 1.6.1 writes for the same
 // packets read from a plain pcap.
