@@ -261,6 +261,7 @@ func captureList() []*capture {
 		// Simple Packet Blocks carry no time: libpcap gives them 0 plus the
 		// interface's if_tsoffset.
 		{name: "basic_http_simple.pcapng", s: http, format: fmtPcapngSimple},
+		{name: "basic_http_far.pcapng", s: http, format: fmtPcapngFar},
 		{name: "truncated.pcap", s: http, cut: 20},
 		{name: "not_a_pcap.pcap", raw: []byte("this is not a capture file\n")},
 		{name: "empty.pcap", raw: []byte{}},

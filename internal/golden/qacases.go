@@ -110,6 +110,7 @@ func hostileCases() []Case {
 		file("L_semlock", "basic_http.pcap", "-L", "lock"),
 		file("pcapng_simple_tsoffset", "basic_http_simple.pcapng"),
 		file("pcapng_two_snaplens", "two_snaplens.pcapng"),
+		file("pcapng_far_future", "basic_http_far.pcapng", "-T", "%T-%A"),
 		file("w_unprocessed", "non_tcp.pcap", "-w", "out.pcap"),
 		writeAfter("w_after_gz", "non_tcp.pcap.gz"),
 		writeAfter("w_after_pcapng", "non_tcp.pcapng"),
