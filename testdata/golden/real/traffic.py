@@ -177,6 +177,16 @@ def client(addr, port, scen):
             s.sendto(b"echo tfo%d\n" % i, socket.MSG_FASTOPEN, (addr, port))
             drain(s)
             s.close()
+    elif scen == "idle":
+        # keep-alive with pauses longer than a one-second tcp_timeout
+        s = connect(addr, port)
+        s.sendall(b"http\n")
+        for p in ["/first", "/after-idle"]:
+            s.sendall(b"GET %s HTTP/1.1\r\nHost: test\r\n\r\n" % p.encode())
+            time.sleep(1.5)
+        s.shutdown(socket.SHUT_WR)
+        drain(s)
+        s.close()
     elif scen == "oob":
         s = connect(addr, port)
         s.sendall(b"upload\nbefore urgent ")
