@@ -74,6 +74,7 @@ func realCases() []Case {
 		realFile("real_timeout_idle", "idle.pcap", "-S", "tcp_timeout=1"),
 		realFile("real_timeout_idle_Fc", "idle.pcap", "-S", "tcp_timeout=1", "-Fc"),
 		realConsole("real_c_timeout_idle", "idle.pcap", "-c", "-S", "tcp_timeout=1"),
+		{Name: "real_timeout_idle_push", Args: []string{"-S", "tcp_timeout=1", "-r", recorded("idle.pcap"), "tcp[13] & 0x18 = 0x18"}},
 		realFile("real_v_mixed", "mixed_v4v6.pcap", "-v"),
 		realFile("real_w_closes", "closes.pcap", "-w", "unprocessed.pcap"),
 		realFilter("real_filter_port80", "mixed_v4v6.pcap", "port", "80"),
