@@ -115,6 +115,7 @@ func hostileCases() []Case {
 		file("L_semlock", "basic_http.pcap", "-L", "lock"),
 		file("pcapng_simple_tsoffset", "basic_http_simple.pcapng"),
 		file("T_trailing_slash", "basic_http.pcap", "-T", "%A/%a/%c"),
+		file("v_E_md5", "basic_http.pcap", "-v", "-E", "md5"),
 		file("pcapng_two_snaplens", "two_snaplens.pcapng"),
 		file("pcapng_far_future", "basic_http_far.pcapng", "-T", "%T-%A"),
 		file("w_unprocessed", "non_tcp.pcap", "-w", "out.pcap"),
