@@ -15,6 +15,7 @@ import (
 
 	"github.com/bpflow/bpflow/internal/layers"
 	"github.com/bpflow/bpflow/internal/pcapfile"
+	"github.com/bpflow/bpflow/internal/testutil"
 	"github.com/bpflow/bpflow/internal/testutil/pktbuild"
 )
 
@@ -24,9 +25,7 @@ import (
 // 4-tuples, sequence wraparound, idle gaps) are run through tcpflow 1.6.1
 // and bpflow with random options, and every output must be identical.
 func TestRandomStreamsMatchTcpflow(t *testing.T) {
-	if _, err := os.Stat("/usr/bin/tcpflow"); err != nil {
-		t.Skip("tcpflow 1.6.1 (the oracle) is not installed: apt-get install tcpflow")
-	}
+	testutil.RequireTool(t, "tcpflow")
 	n := 60
 	if testing.Short() {
 		n = 10

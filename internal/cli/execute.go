@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -113,7 +114,17 @@ func (r *run) execute(c *config, operands []string, scanners []string) int {
 	}
 	r.logf(10, "%s version %s ", "TCPFLOW", "1.6.1")
 	s.setup(scanners)
+	// tcpflow's signal handler says so at once, even while a read blocks;
+	// the input loops notice the cancelled context and end.
+	noticed := make(chan struct{})
+	stopNotice := context.AfterFunc(s.ctx, func() {
+		r.logf(1, "terminating orderly")
+		close(noticed)
+	})
 	code := s.inputs()
+	if !stopNotice() {
+		<-noticed // the notice is on its way: keep stderr in order
+	}
 	if code < 0 {
 		return 1
 	}
@@ -329,9 +340,6 @@ func (s *session) live() int {
 		}
 		return s.frame(fr, &seg)
 	})
-	if s.ctx.Err() != nil {
-		s.logf(1, "terminating orderly")
-	}
 	if st := src.Stats(); st.Dropped > 0 {
 		s.errln(strconv.FormatUint(st.Dropped, 10) + " packets dropped by kernel")
 	}
@@ -374,7 +382,6 @@ func (s *session) file(path string) error {
 	for {
 		select {
 		case <-done:
-			s.logf(1, "terminating orderly")
 			s.stopped = true
 			return nil
 		default:

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/bpflow/bpflow/internal/testutil"
 )
 
 // stdOrderOracle is a C++ program holding keys in a libstdc++
@@ -52,8 +54,9 @@ int main() {
 func TestStdOrderMatchesLibstdcxx(t *testing.T) {
 	cxx, err := exec.LookPath("clang++")
 	if err != nil {
+		testutil.RequireTool(t, "g++") // the oracle is libstdc++, built by either compiler
 		if cxx, err = exec.LookPath("g++"); err != nil {
-			t.Skip("no C++ compiler (clang++ or g++) to build the libstdc++ oracle")
+			t.Fatal(err)
 		}
 	}
 	dir := t.TempDir()
