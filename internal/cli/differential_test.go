@@ -179,8 +179,11 @@ func writeFrames(t *testing.T, rng *rand.Rand, path string, ts int64, frames [][
 			t.Fatal(err)
 		}
 		gap := int64(1+rng.Intn(999)) * 1e3
-		if rng.Intn(10) == 0 {
+		switch rng.Intn(20) {
+		case 0, 1:
 			gap = int64(rng.Intn(8)) * 1e9
+		case 2: // clocks step back too (tcpflow's ages then wrap around)
+			gap = -int64(rng.Intn(3)) * 1e9
 		}
 		ts += gap
 	}

@@ -84,6 +84,9 @@ type Engine struct {
 	flows map[Key]*Flow
 	// order is tcpflow's hash-table order of the same flows.
 	order stdOrder
+	// expireSec is the packet second of the last tcp_timeout scan.
+	expireSec     int64
+	expireScanned bool
 
 	saved    []savedFlow
 	savedMap map[Key]int // index into saved, offset by savedBase
@@ -422,6 +425,12 @@ func (e *Engine) Expire(ts int64) error {
 		return nil
 	}
 	now := floorSec(ts)
+	if e.expireScanned && now == e.expireSec {
+		// Ages count whole seconds and every packet since the last scan had
+		// this second: flows it touched have age 0, the others were checked.
+		return nil
+	}
+	e.expireScanned, e.expireSec = true, now
 	var idle []*Flow
 	for p := e.order.before.next; p != nil; p = p.next {
 		if age := uint32(now - floorSec(p.f.Last)); age > e.cfg.TCPTimeout {
