@@ -255,6 +255,8 @@ var pending = map[string]string{
 	"real_e_md5_closes":      "md5 reports each distinct digest once; which of two identical flow files gets it follows the end-of-input close order (1.6.1: hash-table order), so the digest sits on other fileobjects than 1.6.1's (flow close order; flowdiff's sorting cannot hide it)",
 	"T_trailing_slash":       "a template expanding to a name ending in '/': both fail with 'Cannot open: 192.168.001.001/54156/', but bpflow also creates the last directory (54156), 1.6.1 only the ones before it (output)",
 	"v_E_md5":                "-v with tcpdemux disabled (-E md5): 1.6.1 prints no 'process_pkt....' line per packet, bpflow prints them (cli)",
+	"d6_snaplen":             "-d 6 and up: 1.6.1 warns 'only captured 80 bytes of 154 byte ether frame' and 'captured only 66 bytes of 140-byte IP datagram' per cut packet; bpflow prints neither (layers/cli)",
+	"h_after_T":              "-h shows the template in force after all options (-h -T %A-%B prints 'default %A-%B%C%c'); bpflow prints the default template (cli)",
 	"real_e_http":            "HTTPBODY files get the flow's first-packet time (scan/http.go, deliberately, tcpflow issue #55) where 1.6.1 leaves the current time: not a DESIGN §4 difference; list it there and make this a Diff case, or match 1.6.1",
 }
 

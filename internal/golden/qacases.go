@@ -116,6 +116,8 @@ func hostileCases() []Case {
 		file("pcapng_simple_tsoffset", "basic_http_simple.pcapng"),
 		file("T_trailing_slash", "basic_http.pcap", "-T", "%A/%a/%c"),
 		file("v_E_md5", "basic_http.pcap", "-v", "-E", "md5"),
+		file("d6_snaplen", "snaplen.pcap", "-d", "6"),
+		{Name: "h_after_T", Args: []string{"-h", "-T", "%A-%B"}},
 		file("pcapng_two_snaplens", "two_snaplens.pcapng"),
 		file("pcapng_far_future", "basic_http_far.pcapng", "-T", "%T-%A"),
 		file("w_unprocessed", "non_tcp.pcap", "-w", "out.pcap"),
