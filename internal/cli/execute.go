@@ -155,7 +155,7 @@ func (s *session) openUnprocessed() (int, bool) {
 	if err != nil {
 		return s.die(err.Error()), false
 	}
-	out, err := createPcapOut(c.unkPackets, link, snaplen)
+	out, err := createPcapOut(c.unkPackets, nil, link, snaplen)
 	if err != nil {
 		return s.die(err.Error()), false
 	}
@@ -332,10 +332,13 @@ func (s *session) live() int {
 	if !s.dropRoot() {
 		return -1
 	}
+	if err := s.openWritten(src.LinkType(), 65536); err != nil {
+		return -1
+	}
 	s.logf(1, "listening on %s", dev)
 	var seg layers.Segment
 	err = src.Run(s.ctx, func(fr *layers.Frame) error {
-		if err := s.writeAll(src.LinkType(), 65536, fr); err != nil {
+		if err := s.writeAll(fr); err != nil {
 			return err
 		}
 		return s.frame(fr, &seg)
@@ -377,6 +380,9 @@ func (s *session) file(path string) error {
 			return err
 		}
 	}
+	if err := s.openWritten(rd.LinkType(), rd.Snaplen()); err != nil {
+		return err
+	}
 	var seg layers.Segment
 	done := s.ctx.Done()
 	for {
@@ -406,7 +412,7 @@ func (s *session) file(path string) error {
 				continue
 			}
 		}
-		if err := s.writeAll(rd.LinkType(), rd.Snaplen(), fr); err != nil {
+		if err := s.writeAll(fr); err != nil {
 			return err
 		}
 		if err := s.frame(fr, &seg); err != nil {
@@ -415,23 +421,26 @@ func (s *session) file(path string) error {
 	}
 }
 
-// writeAll is --write-pcap: every frame that passed the filter, in a file
-// made for the first input's link type (frames of other link types are
-// left out: a classic pcap holds one).
-func (s *session) writeAll(link layers.LinkType, snaplen uint32, fr *layers.Frame) error {
-	if s.c.writePcap == "" {
+// openWritten starts --write-pcap's file for the first input's link type,
+// as tcpdump -w does: it exists, with its header, even if nothing matches.
+func (s *session) openWritten(link layers.LinkType, snaplen uint32) error {
+	if s.c.writePcap == "" || s.written != nil {
 		return nil
 	}
-	if s.written == nil {
-		out, err := createPcapOut(s.c.writePcap, link, snaplen)
-		if err != nil {
-			s.die(err.Error())
-			return errFatal
-		}
-		s.written = out
-		s.writtenLink = link
+	out, err := createPcapOut(s.c.writePcap, s.stdout, link, snaplen)
+	if err != nil {
+		s.die(err.Error())
+		return errFatal
 	}
-	if fr.LinkType != s.writtenLink {
+	s.written = out
+	s.writtenLink = link
+	return nil
+}
+
+// writeAll is --write-pcap: every frame that passed the filter (frames of
+// a link type other than the file's are left out: a classic pcap holds one).
+func (s *session) writeAll(fr *layers.Frame) error {
+	if s.written == nil || fr.LinkType != s.writtenLink {
 		return nil
 	}
 	if err := s.written.write(fr); err != nil {
