@@ -257,6 +257,8 @@ var pending = map[string]string{
 	"v_E_md5":                "-v with tcpdemux disabled (-E md5): 1.6.1 prints no 'process_pkt....' line per packet, bpflow prints them (cli)",
 	"d6_snaplen":             "-d 6 and up: 1.6.1 warns 'only captured 80 bytes of 154 byte ether frame' and 'captured only 66 bytes of 140-byte IP datagram' per cut packet; bpflow prints neither (layers/cli)",
 	"h_after_T":              "-h shows the template in force after all options (-h -T %A-%B prints 'default %A-%B%C%c'); bpflow prints the default template (cli)",
+	"I_v":                    "-I -v: 1.6.1 prints 'opening index file: NAME.findx' for each flow file; bpflow does not (output)",
+	"real_e_http_d2":         "-e http -d 2: 1.6.1 traces 'retrying_open ::open(fn=…-HTTPBODY-001.html,oflag=x241,mask:x1a4)=FD' per body file, bpflow does not (scan); and the HTTPBODY mtimes of real_e_http",
 	"real_e_http":            "HTTPBODY files get the flow's first-packet time (scan/http.go, deliberately, tcpflow issue #55) where 1.6.1 leaves the current time: not a DESIGN §4 difference; list it there and make this a Diff case, or match 1.6.1",
 }
 
