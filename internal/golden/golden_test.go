@@ -259,6 +259,8 @@ var pending = map[string]string{
 	"h_after_T":              "-h shows the template in force after all options (-h -T %A-%B prints 'default %A-%B%C%c'); bpflow prints the default template (cli)",
 	"I_v":                    "-I -v: 1.6.1 prints 'opening index file: NAME.findx' for each flow file; bpflow does not (output)",
 	"real_e_http_d2":         "-e http -d 2: 1.6.1 traces 'retrying_open ::open(fn=…-HTTPBODY-001.html,oflag=x241,mask:x1a4)=FD' per body file, bpflow does not (scan); and the HTTPBODY mtimes of real_e_http",
+	"d20_filter":             "-d 20 and up: 1.6.1 prints \"filter expression: 'port 80'\" (also for an empty filter: ''); bpflow does not (cli)",
+	"e_md5_f1_d2":            "-e md5 with -f 1 -d 2: post-processing reopens each closed flow file and 1.6.1 traces it ('retrying_open ::open(fn=…,oflag=x42,…)=FD'); bpflow does not (scan/output)",
 	"real_e_http":            "HTTPBODY files get the flow's first-packet time (scan/http.go, deliberately, tcpflow issue #55) where 1.6.1 leaves the current time: not a DESIGN §4 difference; list it there and make this a Diff case, or match 1.6.1",
 }
 

@@ -120,6 +120,8 @@ func hostileCases() []Case {
 		file("d6_snaplen", "snaplen.pcap", "-d", "6"),
 		{Name: "h_after_T", Args: []string{"-h", "-T", "%A-%B"}},
 		file("I_v", "basic_http.pcap", "-I", "-v"),
+		{Name: "d20_filter", Args: []string{"-d", "20", "-r", in("two_conns.pcap"), "port", "80"}},
+		file("e_md5_f1_d2", "many_flows.pcap", "-e", "md5", "-f", "1", "-d", "2"),
 		file("pcapng_two_snaplens", "two_snaplens.pcapng"),
 		file("pcapng_far_future", "basic_http_far.pcapng", "-T", "%T-%A"),
 		file("w_unprocessed", "non_tcp.pcap", "-w", "out.pcap"),
