@@ -3,7 +3,6 @@ package golden
 import (
 	"bytes"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/bpflow/bpflow/internal/golden/flowdiff"
@@ -15,14 +14,12 @@ func recorded(capture string) string { return "real/" + capture }
 
 // realFile: a file-mode case reading one recorded capture, extra options first.
 func realFile(name, capture string, opts ...string) Case {
-	return Case{Name: name, Args: append(slices.Clone(opts), "-r", recorded(capture))}
+	return reading(name, recorded(capture), opts...)
 }
 
 // realConsole: a -c/-C case on a recorded capture (DESIGN §4.2 as console).
 func realConsole(name, capture string, opts ...string) Case {
-	c := realFile(name, capture, opts...)
-	c.Diff = &Difference{Design: "4.2 console modes write no report", Fix: []Transform{dropConsoleReport}}
-	return c
+	return asConsole(realFile(name, capture, opts...))
 }
 
 // realFilter: a file-mode case with a filter expression after the input.
