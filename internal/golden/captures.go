@@ -232,6 +232,9 @@ var corpus = sync.OnceValue(func() map[string]*capture {
 	for _, c := range randomCapturesList() {
 		add(c)
 	}
+	for _, c := range issue3Captures() {
+		add(c)
+	}
 	return m
 })
 
