@@ -98,10 +98,13 @@ func indexAndPcapCases() []Case {
 		file("I_two_conns", "two_conns.pcap", "-I"),
 		file("I_f1_many", "many_flows.pcap", "-I", "-f", "1"),
 		file("I_ooo", "ooo.pcap", "-I"),
-		perFlowPcaps("K_two_conns", "two_conns.pcap", 1),
-		perFlowPcaps("K_raw", "dlt_raw101.pcap", 101),
-		perFlowPcaps("K_sll", "dlt_sll.pcap", 113),
-		file("K_outdir", "basic_http.pcap", "-K", "-o", "out"),
+		perFlowPcaps("K_two_conns", "two_conns.pcap", 6, 1),
+		perFlowPcaps("K_outdir", "basic_http.pcap", 6, 1, "-o", "out"),
+		// Raw IP: 1.6.1 writes libpcap's DLT_RAW (12 on Linux), not the
+		// file format's LINKTYPE_RAW (101) that the input has.
+		perFlowPcaps("K_raw", "dlt_raw101.pcap", 12, 101),
+		// Linux cooked: DLT and LINKTYPE agree (113).
+		file("K_sll", "dlt_sll.pcap", "-K"),
 		{Name: "w_no_r", Args: []string{"-w", "out.pcap"}},
 		file("w_ipv4_frag", "ipv4_frag.pcap", "-w", "out.pcap"),
 		file("w_only_tcp", "two_conns.pcap", "-w", "out.pcap"),
@@ -109,20 +112,20 @@ func indexAndPcapCases() []Case {
 	}
 }
 
-// perFlowPcaps: -K on capture, whose link type is link. 1.6.1 writes link
-// type 6 in every per-flow pcap whatever the input; bpflow writes the
-// input's (the frames are the input's, so 6 mislabels them).
-func perFlowPcaps(name, capture string, link uint32) Case {
-	c := file(name, capture, "-K")
+// perFlowPcaps: -K where 1.6.1 writes link type was in the per-flow pcaps
+// and bpflow the input's, is: 6 (IEEE 802) for Ethernet input, 12 (a DLT,
+// not a pcap file LINKTYPE) for raw IP.
+func perFlowPcaps(name, capture string, was, is uint32, opts ...string) Case {
+	c := file(name, capture, append([]string{"-K"}, opts...)...)
 	c.Diff = &Difference{Design: "(not listed yet) -K pcaps carry the input's link type",
-		Fix: []Transform{setPcapLinkType(link)}}
+		Fix: []Transform{pcapLinkType(was, is)}}
 	return c
 }
 
-// setPcapLinkType rewrites the link type field of every per-flow pcap
-// (little-endian classic pcap header, offset 20) from 6 to link.
-func setPcapLinkType(link uint32) Transform {
-	return Transform{Name: fmt.Sprintf("link type 6 -> %d in every .pcap header", link), Apply: func(s *flowdiff.Snapshot) error {
+// pcapLinkType rewrites the link type field of every per-flow pcap
+// (little-endian classic pcap header, offset 20) from was to is.
+func pcapLinkType(was, is uint32) Transform {
+	return Transform{Name: fmt.Sprintf("link type %d -> %d in every .pcap header", was, is), Apply: func(s *flowdiff.Snapshot) error {
 		n := 0
 		for i := range s.Entries {
 			e := &s.Entries[i]
@@ -132,11 +135,11 @@ func setPcapLinkType(link uint32) Transform {
 			if len(e.Data) < 24 || binary.LittleEndian.Uint32(e.Data) != 0xa1b2c3d4 {
 				return fmt.Errorf("%s is not a little-endian pcap", e.Path)
 			}
-			if got := binary.LittleEndian.Uint32(e.Data[20:]); got != 6 {
-				return fmt.Errorf("%s has link type %d, want 1.6.1's 6", e.Path, got)
+			if got := binary.LittleEndian.Uint32(e.Data[20:]); got != was {
+				return fmt.Errorf("%s has link type %d, want 1.6.1's %d", e.Path, got, was)
 			}
 			e.Data = slices.Clone(e.Data)
-			binary.LittleEndian.PutUint32(e.Data[20:], link)
+			binary.LittleEndian.PutUint32(e.Data[20:], is)
 			n++
 		}
 		if n == 0 {
@@ -153,8 +156,8 @@ func hookCases() []Case {
 		file("S_tcp_alert_fd_synonly", "synonly.pcap", "-S", "tcp_alert_fd=2"),
 		file("S_tcp_alert_fd_stdout", "many_flows.pcap", "-S", "tcp_alert_fd=1"),
 		file("S_tcp_alert_fd_bad", "basic_http.pcap", "-S", "tcp_alert_fd=x"),
-		keepalive("S_http_alert_fd", "-e", "http", "-S", "http_alert_fd=2"),
-		file("S_http_alert_fd_bodies", "http_bodies.pcap", "-e", "http", "-S", "http_alert_fd=1"),
+		bodyTimes(keepalive("S_http_alert_fd", "-e", "http", "-S", "http_alert_fd=2")),
+		bodyTimes(file("S_http_alert_fd_bodies", "http_bodies.pcap", "-e", "http", "-S", "http_alert_fd=1")),
 		// Flows close at the end of the input: the children of tcp_cmd do
 		// not race tcpflow's own reading (see S_tcp_cmd_midfile).
 		file("S_tcp_cmd_true", "basic_http.pcap", "-S", "tcp_cmd=true"),
@@ -164,14 +167,14 @@ func hookCases() []Case {
 			Args:      []string{"-e", "http", "-S", "http_cmd=cp -t copies", "-r", in("http_bodies.pcap")},
 			Setup:     []string{"copies/"},
 			NoTcpflow: "as S_tcp_cmd_midfile: http_cmd children run when the flow closes at its FIN, before the end of the input",
-			Check:     copiesThenGolden("e_http_bodies"),
+			Check:     copiesThenGolden(httpBodies()),
 		},
 		{
 			Name: "S_tcp_cmd_midfile",
 			Args: []string{"-S", "tcp_cmd=true", "-r", in("two_conns.pcap")},
 			NoTcpflow: "1.6.1's tcp_cmd children exit through stdio, which moves the shared offset of the capture file: " +
 				"a flow closing before the end of the input corrupts the rest of the read ('invalid packet capture length', most runs)",
-			Check: sameAsGolden("two_conns"),
+			Check: sameAsGolden(file("two_conns", "two_conns.pcap")),
 		},
 		file("S_check_fcs_no", "basic_http.pcap", "-S", "check_fcs=NO"),
 		file("S_packet_buffer_timeout", "basic_http.pcap", "-S", "packet-buffer-timeout=5"),
@@ -186,22 +189,22 @@ func hookCases() []Case {
 }
 
 // sameAsGolden checks that a run's exit status, stdout, stderr and flow
-// files (all but the report, which names the command line) are those of the
-// golden of case name, recorded from tcpflow.
-func sameAsGolden(name string) func(s *flowdiff.Snapshot) error {
+// files (all but the report, which names the command line) are what case
+// golden expects: its golden, recorded from tcpflow, with its Difference.
+func sameAsGolden(golden Case) func(s *flowdiff.Snapshot) error {
 	return func(s *flowdiff.Snapshot) error {
-		want, err := loadWant(&Case{Name: name}, false)
+		want, err := expectation(&golden)
 		if err != nil {
 			return err
 		}
 		want, got := want.Clone(), s.Clone()
 		for _, snap := range []*flowdiff.Snapshot{want, got} {
 			if !snap.Remove("report.xml") {
-				return fmt.Errorf("no report.xml in the output of %s", name)
+				return fmt.Errorf("no report.xml in the output of %s", golden.Name)
 			}
 		}
 		if d := flowdiff.Diff(want, got); d != "" {
-			return fmt.Errorf("output differs from golden %s (report.xml aside):\n%s", name, d)
+			return fmt.Errorf("output differs from golden %s (report.xml aside):\n%s", golden.Name, d)
 		}
 		return nil
 	}
@@ -209,8 +212,8 @@ func sameAsGolden(name string) func(s *flowdiff.Snapshot) error {
 
 // copiesThenGolden checks that copies/ holds a copy of every HTTPBODY file
 // (what "cp -t copies" run as http_cmd makes) and that, copies aside, the
-// run's output is that of golden name (see sameAsGolden).
-func copiesThenGolden(name string) func(s *flowdiff.Snapshot) error {
+// run's output is what case golden expects (see sameAsGolden).
+func copiesThenGolden(golden Case) func(s *flowdiff.Snapshot) error {
 	return func(s *flowdiff.Snapshot) error {
 		s = s.Clone()
 		var bodies []string
@@ -232,7 +235,7 @@ func copiesThenGolden(name string) func(s *flowdiff.Snapshot) error {
 		if s.Entry("copies") != nil {
 			s.Remove("copies")
 		}
-		return sameAsGolden(name)(s)
+		return sameAsGolden(golden)(s)
 	}
 }
 
@@ -262,15 +265,18 @@ func debugCases() []Case {
 	}
 }
 
+// httpBodies: the http scanner on every kind of body.
+func httpBodies() Case { return bodyTimes(file("e_http_bodies", "http_bodies.pcap", "-e", "http")) }
+
 func scannerCases() []Case {
-	bodies := func(name string, opts ...string) Case { return file(name, "http_bodies.pcap", opts...) }
+	bodies := func(name string, opts ...string) Case { return bodyTimes(file(name, "http_bodies.pcap", opts...)) }
 	return []Case{
 		file("e_md5", "two_conns.pcap", "-e", "md5"),
 		file("E_md5", "two_conns.pcap", "-E", "md5"),
-		bodies("e_http_bodies", "-e", "http"),
+		httpBodies(),
 		bodies("e_http_Z", "-e", "http", "-Z"),
-		bodies("e_http_x_http", "-e", "http", "-x", "http"),
-		bodies("x_http", "-x", "http"),
+		file("e_http_x_http", "http_bodies.pcap", "-e", "http", "-x", "http"),
+		file("x_http", "http_bodies.pcap", "-x", "http"),
 		bodies("e_http_md5", "-e", "http", "-e", "md5"),
 		bodies("e_http_o", "-e", "http", "-o", "out"),
 		bodies("e_http_Fk", "-e", "http", "-Fk"),
@@ -280,3 +286,33 @@ func scannerCases() []Case {
 		file("x_unknown", "basic_http.pcap", "-x", "nosuch"),
 	}
 }
+
+// bodyTimes: a case whose run writes HTTPBODY files. 1.6.1 leaves them the
+// time they were written; bpflow gives them their flow's time, as the flow
+// file has (tcpflow issue #55, a choice of issue 3).
+func bodyTimes(c Case) Case {
+	c.Diff = &Difference{Design: "(not listed yet) HTTPBODY files get their flow's time (tcpflow #55)", Fix: []Transform{bodyMtimes}}
+	return c
+}
+
+// bodyMtimes sets each <flow>-HTTPBODY-NNN file's mtime to <flow>'s.
+var bodyMtimes = Transform{Name: "HTTPBODY files' mtime := their flow file's", Apply: func(s *flowdiff.Snapshot) error {
+	n := 0
+	for i := range s.Entries {
+		e := &s.Entries[i]
+		flowPath, _, ok := strings.Cut(e.Path, "-HTTPBODY-")
+		if e.Kind != flowdiff.KindFile || !ok {
+			continue
+		}
+		flow := s.Entry(flowPath)
+		if flow == nil {
+			return fmt.Errorf("%s: no flow file %s", e.Path, flowPath)
+		}
+		e.Mtime = flow.Mtime
+		n++
+	}
+	if n == 0 {
+		return fmt.Errorf("no HTTPBODY file among the output files")
+	}
+	return nil
+}}
