@@ -110,7 +110,6 @@ func hostileCases() []Case {
 		// Flows still open when a later input cannot be opened: 1.6.1
 		// writes their data out as it exits.
 		{Name: "open_flow_then_missing", Args: []string{"-r", in("hole.pcap"), "-r", in("does_not_exist.pcap")}},
-		file("L_semlock", "basic_http.pcap", "-L", "lock"),
 		file("pcapng_simple_tsoffset", "basic_http_simple.pcapng"),
 		file("T_trailing_slash", "basic_http.pcap", "-T", "%A/%a/%c"),
 		file("v_E_md5", "basic_http.pcap", "-v", "-E", "md5"),
