@@ -84,7 +84,7 @@ func (r *run) execute(c *config, operands []string, scanners []string) int {
 		}
 		s.reportPath = reportFile
 		r.errln("reportfilename: " + reportFile)
-		rep, err := output.CreateReport(reportFile, s.tdelta)
+		rep, err := output.OpenReport(reportFile)
 		if err != nil {
 			// tcpflow's DFXML writer reports this as perror(path)
 			r.errln(reportFile + ": " + strerror(err))
@@ -94,6 +94,15 @@ func (r *run) execute(c *config, operands []string, scanners []string) int {
 		// after a fatal error tcpflow leaves the report unterminated; the
 		// file is still closed (Finish closes it on success)
 		defer func() { _ = rep.Close() }() // nothing left to report about it
+		// 1.6.1 checks -w before it finishes the report's header
+		if c.unkPackets != "" && len(c.rfiles) == 0 {
+			r.errln(wNeedsR)
+			return 1
+		}
+		if err := rep.FinishHeader(s.tdelta); err != nil {
+			r.errln(reportFile + ": " + strerror(err))
+			return 1
+		}
 	}
 	if c.unkPackets != "" {
 		if code, ok := s.openUnprocessed(); !ok {
@@ -134,6 +143,8 @@ func (r *run) execute(c *config, operands []string, scanners []string) int {
 	return code
 }
 
+const wNeedsR = "currently the -w option requires the -r option"
+
 // openUnprocessed sets up -w the way tcpflow 1.6.1 checks it: it needs -r,
 // and it tests the name it prints (which for several -r files is
 // "first + N more"). The file gets the first input's link type (1.6.1
@@ -141,7 +152,7 @@ func (r *run) execute(c *config, operands []string, scanners []string) int {
 func (s *session) openUnprocessed() (int, bool) {
 	c := s.c
 	if len(c.rfiles) == 0 {
-		s.errln("currently the -w option requires the -r option")
+		s.errln(wNeedsR)
 		return 1, false
 	}
 	name := c.rfiles[0]
@@ -343,9 +354,7 @@ func (s *session) live() int {
 		}
 		return s.frame(fr, &seg)
 	})
-	if st := src.Stats(); st.Dropped > 0 {
-		s.errln(strconv.FormatUint(st.Dropped, 10) + " packets dropped by kernel")
-	}
+	s.printCaptureStats(src.Stats())
 	if errors.Is(err, errFatal) {
 		return -1
 	}
@@ -354,6 +363,17 @@ func (s *session) live() int {
 		return 1
 	}
 	return 0
+}
+
+// printCaptureStats ends a live run with tcpdump's counters, at debug level
+// 1 and above, so that what the kernel lost is never lost silently (tcpflow
+// 1.6.1 prints nothing: a documented difference).
+func (s *session) printCaptureStats(st capture.Stats) {
+	if s.debugLevel < 1 {
+		return
+	}
+	s.errln(strconv.FormatUint(st.Captured, 10) + " packets captured")
+	s.errln(strconv.FormatUint(st.Dropped, 10) + " packets dropped by kernel")
 }
 
 // file reads one capture file. A read error is reported and ends this file
