@@ -332,6 +332,9 @@ func (s *session) live() int {
 		Method:    c.captureMethod,
 		Attach:    c.attach,
 		RingSize:  int(strtoll(c.ringSize)),
+		BlockSize: int(strtoll(c.blockSize)),
+		// tcpflow hands this to pcap_set_timeout; it bounds the same delay.
+		BlockTimeout: time.Duration(paramIntDefault(c.params, "packet-buffer-timeout", 10)) * time.Millisecond,
 	}
 	logger := slog.New(slog.NewTextHandler(s.stderr, nil))
 	src, err := live.Open(s.ctx, cfg, logger)

@@ -64,7 +64,7 @@ type source struct {
 // Open captures on cfg.Interface with the default ring (--ring-size, when
 // given, sets its total size).
 func Open(ctx context.Context, cfg capture.Config, log *slog.Logger) (capture.Source, error) {
-	return OpenTuned(ctx, cfg, Tuning{RingSize: cfg.RingSize}, log)
+	return OpenTuned(ctx, cfg, Tuning{RingSize: cfg.RingSize, BlockSize: cfg.BlockSize, BlockTimeout: cfg.BlockTimeout}, log)
 }
 
 // OpenTuned is Open with explicit ring sizes. It must run in the network
