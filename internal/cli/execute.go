@@ -248,7 +248,7 @@ func (s *session) setupFiles(namer output.Namer, scanners []string) {
 		maxFDs /= 2 // the index files need descriptors too
 	}
 	s.sink.Files = &output.Files{Namer: namer, MaxFDs: maxFDs, Warn: warn,
-		DebugLevel: c.debug, Debugf: s.tracef}
+		DebugLevel: c.debug, Debugf: s.tracef, WriteThrough: c.live()}
 	if c.index {
 		s.sink.Index = &output.Index{Warn: warn}
 	}
@@ -288,7 +288,7 @@ func (s *session) setupScanners(scanners []string, warn func(string)) {
 // returns the exit status so far, or -1 after a fatal error.
 func (s *session) inputs() int {
 	c := s.c
-	if len(c.rfiles) == 0 && len(c.Rfiles) == 0 {
+	if c.live() {
 		return s.live()
 	}
 	status := 0

@@ -28,6 +28,9 @@ var longOptions = []longOpt{
 	{"afpacket-block-size", requiredArg, 0},
 }
 
+// live reports whether the run captures from an interface (no -r, no -R).
+func (c *config) live() bool { return len(c.rfiles) == 0 && len(c.Rfiles) == 0 }
+
 // config is the command line after tcpflow's option loop.
 type config struct {
 	debug        int

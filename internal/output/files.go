@@ -44,6 +44,13 @@ type Files struct {
 	// DebugLevel and Debugf reproduce tcpflow's DEBUG(n) file traces.
 	DebugLevel int
 	Debugf     func(format string, args ...any)
+	// WriteThrough writes every segment when it arrives, as tcpflow does.
+	// Live capture sets it: a flow's bytes must reach its file while the
+	// flow is still open (a reader may follow the file, and a killed
+	// process must not take buffered data with it); at TC and on packet
+	// sockets segments mostly arrive as GSO/GRO super-packets, so this
+	// costs few writes.
+	WriteThrough bool
 
 	head, tail *fileState // open files, least recently used first
 	open       int
@@ -259,6 +266,10 @@ func (fs *Files) Close(f *flow.Flow) {
 func (fs *Files) Write(f *flow.Flow, off int64, data []byte) {
 	s := stateOf(f)
 	if s.fd < 0 || len(data) == 0 {
+		return
+	}
+	if fs.WriteThrough {
+		fs.pwrite(s, off, data)
 		return
 	}
 	if s.buf != nil && off == s.bufOff+int64(len(s.buf)) && len(s.buf)+len(data) <= cap(s.buf) {
