@@ -5,6 +5,7 @@ package capture
 
 import (
 	"context"
+	"time"
 
 	"github.com/bpflow/bpflow/internal/layers"
 )
@@ -23,8 +24,16 @@ type Config struct {
 	Method string
 	// Attach is --attach for eBPF: "auto", "tcx" or "tc".
 	Attach string
-	// RingSize is --ring-size in bytes for the eBPF ring buffer.
+	// RingSize is --ring-size in bytes: the eBPF ring buffer, or the whole
+	// TPACKET_V3 ring for AF_PACKET (0: the source's default).
 	RingSize int
+	// BlockSize is --afpacket-block-size: one TPACKET_V3 block in bytes
+	// (0: the default).
+	BlockSize int
+	// BlockTimeout is tcpflow's -S packet-buffer-timeout: how long a
+	// kernel buffer may hold captured packets before handing them over
+	// (0: the default, 10 ms).
+	BlockTimeout time.Duration
 }
 
 // Stats are the end-of-run counters, printed like tcpdump's.

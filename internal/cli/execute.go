@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -83,7 +84,7 @@ func (r *run) execute(c *config, operands []string, scanners []string) int {
 		}
 		s.reportPath = reportFile
 		r.errln("reportfilename: " + reportFile)
-		rep, err := output.CreateReport(reportFile, s.tdelta)
+		rep, err := output.OpenReport(reportFile)
 		if err != nil {
 			// tcpflow's DFXML writer reports this as perror(path)
 			r.errln(reportFile + ": " + strerror(err))
@@ -93,6 +94,15 @@ func (r *run) execute(c *config, operands []string, scanners []string) int {
 		// after a fatal error tcpflow leaves the report unterminated; the
 		// file is still closed (Finish closes it on success)
 		defer func() { _ = rep.Close() }() // nothing left to report about it
+		// 1.6.1 checks -w before it finishes the report's header
+		if c.unkPackets != "" && len(c.rfiles) == 0 {
+			r.errln(wNeedsR)
+			return 1
+		}
+		if err := rep.FinishHeader(s.tdelta); err != nil {
+			r.errln(reportFile + ": " + strerror(err))
+			return 1
+		}
 	}
 	if c.unkPackets != "" {
 		if code, ok := s.openUnprocessed(); !ok {
@@ -113,7 +123,17 @@ func (r *run) execute(c *config, operands []string, scanners []string) int {
 	}
 	r.logf(10, "%s version %s ", "TCPFLOW", "1.6.1")
 	s.setup(scanners)
+	// tcpflow's signal handler says so at once, even while a read blocks;
+	// the input loops notice the cancelled context and end.
+	noticed := make(chan struct{})
+	stopNotice := context.AfterFunc(s.ctx, func() {
+		r.logf(1, "terminating orderly")
+		close(noticed)
+	})
 	code := s.inputs()
+	if !stopNotice() {
+		<-noticed // the notice is on its way: keep stderr in order
+	}
 	if code < 0 {
 		return 1
 	}
@@ -123,6 +143,8 @@ func (r *run) execute(c *config, operands []string, scanners []string) int {
 	return code
 }
 
+const wNeedsR = "currently the -w option requires the -r option"
+
 // openUnprocessed sets up -w the way tcpflow 1.6.1 checks it: it needs -r,
 // and it tests the name it prints (which for several -r files is
 // "first + N more"). The file gets the first input's link type (1.6.1
@@ -130,7 +152,7 @@ func (r *run) execute(c *config, operands []string, scanners []string) int {
 func (s *session) openUnprocessed() (int, bool) {
 	c := s.c
 	if len(c.rfiles) == 0 {
-		s.errln("currently the -w option requires the -r option")
+		s.errln(wNeedsR)
 		return 1, false
 	}
 	name := c.rfiles[0]
@@ -144,7 +166,7 @@ func (s *session) openUnprocessed() (int, bool) {
 	if err != nil {
 		return s.die(err.Error()), false
 	}
-	out, err := createPcapOut(c.unkPackets, link, snaplen)
+	out, err := createPcapOut(c.unkPackets, nil, link, snaplen)
 	if err != nil {
 		return s.die(err.Error()), false
 	}
@@ -226,7 +248,7 @@ func (s *session) setupFiles(namer output.Namer, scanners []string) {
 		maxFDs /= 2 // the index files need descriptors too
 	}
 	s.sink.Files = &output.Files{Namer: namer, MaxFDs: maxFDs, Warn: warn,
-		DebugLevel: c.debug, Debugf: s.tracef}
+		DebugLevel: c.debug, Debugf: s.tracef, WriteThrough: c.live()}
 	if c.index {
 		s.sink.Index = &output.Index{Warn: warn}
 	}
@@ -266,7 +288,7 @@ func (s *session) setupScanners(scanners []string, warn func(string)) {
 // returns the exit status so far, or -1 after a fatal error.
 func (s *session) inputs() int {
 	c := s.c
-	if len(c.rfiles) == 0 && len(c.Rfiles) == 0 {
+	if c.live() {
 		return s.live()
 	}
 	status := 0
@@ -310,6 +332,9 @@ func (s *session) live() int {
 		Method:    c.captureMethod,
 		Attach:    c.attach,
 		RingSize:  int(strtoll(c.ringSize)),
+		BlockSize: int(strtoll(c.blockSize)),
+		// tcpflow hands this to pcap_set_timeout; it bounds the same delay.
+		BlockTimeout: time.Duration(paramIntDefault(c.params, "packet-buffer-timeout", 10)) * time.Millisecond,
 	}
 	logger := slog.New(slog.NewTextHandler(s.stderr, nil))
 	src, err := live.Open(s.ctx, cfg, logger)
@@ -321,20 +346,18 @@ func (s *session) live() int {
 	if !s.dropRoot() {
 		return -1
 	}
+	if err := s.openWritten(src.LinkType(), 65536); err != nil {
+		return -1
+	}
 	s.logf(1, "listening on %s", dev)
 	var seg layers.Segment
 	err = src.Run(s.ctx, func(fr *layers.Frame) error {
-		if err := s.writeAll(src.LinkType(), 65536, fr); err != nil {
+		if err := s.writeAll(fr); err != nil {
 			return err
 		}
 		return s.frame(fr, &seg)
 	})
-	if s.ctx.Err() != nil {
-		s.logf(1, "terminating orderly")
-	}
-	if st := src.Stats(); st.Dropped > 0 {
-		s.errln(strconv.FormatUint(st.Dropped, 10) + " packets dropped by kernel")
-	}
+	s.printCaptureStats(src.Stats())
 	if errors.Is(err, errFatal) {
 		return -1
 	}
@@ -343,6 +366,17 @@ func (s *session) live() int {
 		return 1
 	}
 	return 0
+}
+
+// printCaptureStats ends a live run with tcpdump's counters, at debug level
+// 1 and above, so that what the kernel lost is never lost silently (tcpflow
+// 1.6.1 prints nothing: a documented difference).
+func (s *session) printCaptureStats(st capture.Stats) {
+	if s.debugLevel < 1 {
+		return
+	}
+	s.errln(strconv.FormatUint(st.Captured, 10) + " packets captured")
+	s.errln(strconv.FormatUint(st.Dropped, 10) + " packets dropped by kernel")
 }
 
 // file reads one capture file. A read error is reported and ends this file
@@ -369,12 +403,14 @@ func (s *session) file(path string) error {
 			return err
 		}
 	}
+	if err := s.openWritten(rd.LinkType(), rd.Snaplen()); err != nil {
+		return err
+	}
 	var seg layers.Segment
 	done := s.ctx.Done()
 	for {
 		select {
 		case <-done:
-			s.logf(1, "terminating orderly")
 			s.stopped = true
 			return nil
 		default:
@@ -399,7 +435,7 @@ func (s *session) file(path string) error {
 				continue
 			}
 		}
-		if err := s.writeAll(rd.LinkType(), rd.Snaplen(), fr); err != nil {
+		if err := s.writeAll(fr); err != nil {
 			return err
 		}
 		if err := s.frame(fr, &seg); err != nil {
@@ -408,23 +444,26 @@ func (s *session) file(path string) error {
 	}
 }
 
-// writeAll is --write-pcap: every frame that passed the filter, in a file
-// made for the first input's link type (frames of other link types are
-// left out: a classic pcap holds one).
-func (s *session) writeAll(link layers.LinkType, snaplen uint32, fr *layers.Frame) error {
-	if s.c.writePcap == "" {
+// openWritten starts --write-pcap's file for the first input's link type,
+// as tcpdump -w does: it exists, with its header, even if nothing matches.
+func (s *session) openWritten(link layers.LinkType, snaplen uint32) error {
+	if s.c.writePcap == "" || s.written != nil {
 		return nil
 	}
-	if s.written == nil {
-		out, err := createPcapOut(s.c.writePcap, link, snaplen)
-		if err != nil {
-			s.die(err.Error())
-			return errFatal
-		}
-		s.written = out
-		s.writtenLink = link
+	out, err := createPcapOut(s.c.writePcap, s.stdout, link, snaplen)
+	if err != nil {
+		s.die(err.Error())
+		return errFatal
 	}
-	if fr.LinkType != s.writtenLink {
+	s.written = out
+	s.writtenLink = link
+	return nil
+}
+
+// writeAll is --write-pcap: every frame that passed the filter (frames of
+// a link type other than the file's are left out: a classic pcap holds one).
+func (s *session) writeAll(fr *layers.Frame) error {
+	if s.written == nil || fr.LinkType != s.writtenLink {
 		return nil
 	}
 	if err := s.written.write(fr); err != nil {
@@ -454,7 +493,10 @@ func (s *session) program(lt layers.LinkType) (*filter.Program, error) {
 
 // frame runs one frame through decode, the flow engine and the timeout.
 func (s *session) frame(fr *layers.Frame, seg *layers.Segment) error {
-	if (fr.LinkType == layers.LinkEthernet || fr.LinkType == layers.LinkIEEE802) && ethernetRunt(fr.Data) {
+	ipAt := -1
+	if s.debugLevel >= 2 {
+		ipAt = s.linkTraces(fr)
+	} else if (fr.LinkType == layers.LinkEthernet || fr.LinkType == layers.LinkIEEE802) && ethernetRunt(fr.Data) {
 		// DEBUG(0) in tcpflow's Ethernet handler: printed at every level
 		s.errln(s.prefix + ": error: the captured packet header bytes are shorter than the ether_type offset")
 	}
@@ -466,6 +508,9 @@ func (s *session) frame(fr *layers.Frame, seg *layers.Segment) error {
 		return nil
 	}
 	s.logf(10, "process_pkt..............................................................................")
+	if ipAt >= 0 {
+		s.ipTraces(fr.Data[ipAt:])
+	}
 	// tcpflow sees microseconds; nanosecond captures are truncated.
 	ts := floorDiv(fr.TS, 1000)*1000 + s.tdelta*1e9
 	processed := false

@@ -25,7 +25,11 @@ var longOptions = []longOpt{
 	{"capture", requiredArg, 0},
 	{"attach", requiredArg, 0},
 	{"ring-size", requiredArg, 0},
+	{"afpacket-block-size", requiredArg, 0},
 }
+
+// live reports whether the run captures from an interface (no -r, no -R).
+func (c *config) live() bool { return len(c.rfiles) == 0 && len(c.Rfiles) == 0 }
 
 // config is the command line after tcpflow's option loop.
 type config struct {
@@ -56,7 +60,7 @@ type config struct {
 	noDecompress                                                     bool
 	pcapCore                                                         bool // -K
 	lockname                                                         string
-	captureMethod, attach, ringSize, linktype, dumpFilter, writePcap string
+	captureMethod, attach, ringSize, blockSize, linktype, dumpFilter, writePcap string
 }
 
 func defaultConfig(maxFDs int) *config {
@@ -166,6 +170,8 @@ func (r *run) longOption(c *config, o option) {
 		c.attach = o.Arg
 	case "ring-size":
 		c.ringSize = o.Arg
+	case "afpacket-block-size":
+		c.blockSize = o.Arg
 	}
 }
 

@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/bpflow/bpflow/internal/testutil"
 )
 
 // result is what one invocation printed and returned.
@@ -32,9 +34,10 @@ func normalise(r result) result {
 // runTcpflow runs Debian's tcpflow 1.6.1 (the oracle) in dir.
 func runTcpflow(t *testing.T, dir string, args ...string) result {
 	t.Helper()
+	testutil.RequireTool(t, "tcpflow")
 	path, err := exec.LookPath("tcpflow")
 	if err != nil {
-		t.Skip("tcpflow 1.6.1 (the oracle) is not installed: apt-get install tcpflow")
+		t.Fatal(err)
 	}
 	cmd := exec.Command(path, args...)
 	cmd.Args[0] = "tcpflow"

@@ -3,6 +3,7 @@ package cli
 import (
 	"bufio"
 	"fmt"
+	"io"
 	"os"
 
 	"github.com/bpflow/bpflow/internal/layers"
@@ -13,23 +14,34 @@ import (
 // process) and --write-pcap (every frame that passed the filter).
 type pcapOut struct {
 	path string
-	file *os.File
+	file io.Closer // nil for standard output, which is not ours to close
 	bw   *bufio.Writer
 	w    *pcapfile.Writer
 }
 
-func createPcapOut(path string, link layers.LinkType, snaplen uint32) (*pcapOut, error) {
-	f, err := os.Create(path)
-	if err != nil {
-		return nil, fmt.Errorf("create %s: %w", path, err)
+// createPcapOut creates path, or writes to stdout when path is "-" (only
+// --write-pcap offers that: for tcpflow's -w, "-" is a file name).
+func createPcapOut(path string, stdout io.Writer, link layers.LinkType, snaplen uint32) (*pcapOut, error) {
+	var dst io.Writer
+	var file io.Closer
+	if stdout != nil && path == "-" {
+		dst = stdout
+	} else {
+		f, err := os.Create(path)
+		if err != nil {
+			return nil, fmt.Errorf("create %s: %w", path, err)
+		}
+		dst, file = f, f
 	}
-	bw := bufio.NewWriterSize(f, 256<<10)
+	bw := bufio.NewWriterSize(dst, 256<<10)
 	w, err := pcapfile.NewWriter(bw, link, snaplen)
 	if err != nil {
-		_ = f.Close() // the header error is the one to report
+		if file != nil {
+			_ = file.Close() // the header error is the one to report
+		}
 		return nil, fmt.Errorf("write %s: %w", path, err)
 	}
-	return &pcapOut{path: path, file: f, bw: bw, w: w}, nil
+	return &pcapOut{path: path, file: file, bw: bw, w: w}, nil
 }
 
 func (p *pcapOut) write(fr *layers.Frame) error {
@@ -46,8 +58,10 @@ func (p *pcapOut) close() error {
 		return nil
 	}
 	err := p.bw.Flush()
-	if cerr := p.file.Close(); err == nil {
-		err = cerr
+	if p.file != nil {
+		if cerr := p.file.Close(); err == nil {
+			err = cerr
+		}
 	}
 	if err != nil {
 		return fmt.Errorf("write %s: %w", p.path, err)

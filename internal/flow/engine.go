@@ -1,10 +1,7 @@
 package flow
 
 import (
-	"cmp"
 	"github.com/bpflow/bpflow/internal/layers"
-	"maps"
-	"slices"
 )
 
 // DefaultMaxSeek is tcpflow's max_seek (-m): 16 MiB.
@@ -85,6 +82,11 @@ type Engine struct {
 	sink Sink
 
 	flows map[Key]*Flow
+	// order is tcpflow's hash-table order of the same flows.
+	order stdOrder
+	// expireSec is the packet second of the last tcp_timeout scan.
+	expireSec     int64
+	expireScanned bool
 
 	saved    []savedFlow
 	savedMap map[Key]int // index into saved, offset by savedBase
@@ -302,6 +304,7 @@ func (e *Engine) create(key Key, isn uint32, seg *layers.Segment, pkt Packet) *F
 		e.debug(5, "new flow %s. path: %s next seq num (nsn):%d", key, f.Name, int32(f.NSN))
 	}
 	e.flows[key] = f
+	e.order.insert(f)
 	return f
 }
 
@@ -394,6 +397,7 @@ func (e *Engine) store(f *Flow, data []byte, delta int32, ts int64) error {
 // remove closes f and remembers it for stragglers (tcpflow's remove_flow).
 func (e *Engine) remove(f *Flow) error {
 	delete(e.flows, f.Key)
+	e.order.erase(f)
 	err := e.sink.CloseFlow(f)
 	e.save(f)
 	return err
@@ -414,25 +418,30 @@ func (e *Engine) save(f *Flow) {
 }
 
 // Expire closes every flow idle for more than tcp_timeout seconds at packet
-// time ts. tcpflow runs it after each packet that reached the IP layer and
-// closes in hash-table order; bpflow closes oldest first.
+// time ts, in tcpflow's hash-table order. tcpflow runs it after each packet
+// that reached the IP layer.
 func (e *Engine) Expire(ts int64) error {
 	if e.cfg.TCPTimeout == 0 {
 		return nil
 	}
 	now := floorSec(ts)
+	if e.expireScanned && now == e.expireSec {
+		// Ages count whole seconds and every packet since the last scan had
+		// this second: flows it touched have age 0, the others were checked.
+		return nil
+	}
+	e.expireScanned, e.expireSec = true, now
 	var idle []*Flow
-	for _, f := range e.flows {
-		if age := uint32(now - floorSec(f.Last)); age > e.cfg.TCPTimeout {
-			idle = append(idle, f)
+	for p := e.order.before.next; p != nil; p = p.next {
+		if age := uint32(now - floorSec(p.f.Last)); age > e.cfg.TCPTimeout {
+			idle = append(idle, p.f)
 		}
 	}
 	return e.removeAll(idle)
 }
 
-// removeAll closes flows oldest first and returns the first error.
+// removeAll closes flows in the given order and returns the first error.
 func (e *Engine) removeAll(flows []*Flow) error {
-	slices.SortFunc(flows, func(a, b *Flow) int { return cmp.Compare(a.ID, b.ID) })
 	var first error
 	for _, f := range flows {
 		if err := e.remove(f); err != nil && first == nil {
@@ -450,8 +459,9 @@ func floorSec(ns int64) int64 {
 	return s
 }
 
-// CloseAll closes every remaining flow (end of input), oldest first.
+// CloseAll closes every remaining flow (end of input) in tcpflow's
+// hash-table order.
 func (e *Engine) CloseAll() error {
 	e.debug(10, "Cleaning up flows")
-	return e.removeAll(slices.Collect(maps.Values(e.flows)))
+	return e.removeAll(e.order.flows())
 }

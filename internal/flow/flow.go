@@ -93,6 +93,8 @@ type Flow struct {
 	Name string
 	// Ext is the sink's per-flow state (open file, LRU links, …).
 	Ext any
+
+	node *stdNode // its place in tcpflow's hash-table order
 }
 
 // SeenBytes is the number of distinct stream bytes stored, truncated to 32

@@ -5,14 +5,17 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/bpflow/bpflow/internal/testutil"
 )
 
 // TestAppendNtopMatchesGlibc compares with glibc's inet_ntop through
 // python3's socket.inet_ntop (the oracle), which calls it.
 func TestAppendNtopMatchesGlibc(t *testing.T) {
+	testutil.RequireTool(t, "python3")
 	py, err := exec.LookPath("python3")
 	if err != nil {
-		t.Skip("python3 (to call glibc's inet_ntop) is not installed")
+		t.Fatal(err)
 	}
 	addrs := []string{"::1", "::", "::2:3", "::ffff:1.2.3.4", "::1:2:3", "::102:304", "1::", "::ffff:0:1.2.3.4",
 		"2001:db8::1", "fe80::1", "2001:db8:0:1::2", "::0.0.0.2", "1:0:0:1::", "0:0:1::"}

@@ -3,6 +3,7 @@ package golden
 import (
 	"bytes"
 	"compress/gzip"
+	"encoding/binary"
 	"fmt"
 	"io"
 	"strings"
@@ -31,6 +32,7 @@ const (
 	fmtPcapngNano                   // pcapng with if_tsresol 9 (ns)
 	fmtPcapngSections               // pcapng, a new section (and interface) halfway
 	fmtPcapngSimple                 // pcapng, Simple Packet Blocks only (no timestamps), if_tsoffset 100 s
+	fmtPcapngFar                    // pcapng (µs), every timestamp 300 years later: beyond int64 nanoseconds
 )
 
 // capture is one input file of the corpus: a script encoded on a link type.
@@ -57,9 +59,10 @@ type capture struct {
 
 // iface is a pcapng interface's link type and encoding.
 type iface struct {
-	link   layers.LinkType
-	header func(p *pkt) pktbuild.Layer
-	has    func(p *pkt) bool
+	link    layers.LinkType
+	header  func(p *pkt) pktbuild.Layer
+	has     func(p *pkt) bool
+	snaplen uint32 // 0: 65535, as the first interface
 }
 
 // Link-layer encodings. Ethernet MACs come from the endpoints, so the
@@ -166,7 +169,7 @@ func (c *capture) bytes() ([]byte, error) {
 
 func (c *capture) writePackets(buf *bytes.Buffer) error {
 	switch c.format {
-	case fmtPcapng, fmtPcapngBE, fmtPcapngNano, fmtPcapngSections, fmtPcapngSimple:
+	case fmtPcapng, fmtPcapngBE, fmtPcapngNano, fmtPcapngSections, fmtPcapngSimple, fmtPcapngFar:
 		return c.writePcapng(buf)
 	}
 	w, err := pcapfile.NewWriterConfig(buf, pcapfile.WriterConfig{LinkType: c.link, Snaplen: 65535,
@@ -195,7 +198,11 @@ func (c *capture) writePcapng(buf *bytes.Buffer) error {
 	}
 	id2 := id
 	if c.second != nil {
-		if id2, err = w.AddInterface(pcapfile.NgInterface{LinkType: c.second.link, Snaplen: 65535}); err != nil {
+		snaplen := c.second.snaplen
+		if snaplen == 0 {
+			snaplen = 65535
+		}
+		if id2, err = w.AddInterface(pcapfile.NgInterface{LinkType: c.second.link, Snaplen: snaplen}); err != nil {
 			return err
 		}
 	}
@@ -215,8 +222,27 @@ func (c *capture) writePcapng(buf *bytes.Buffer) error {
 		if c.format == fmtPcapngSimple {
 			return w.WriteSimple(wire, data)
 		}
+		if c.format == fmtPcapngFar {
+			return w.WriteBlock(blockEPB, farEPB(p.ts, wire, data))
+		}
 		return w.WritePacket(id, p.ts, wire, data)
 	})
+}
+
+// blockEPB is the pcapng Enhanced Packet Block type.
+const blockEPB = 6
+
+// farEPB is the body of an Enhanced Packet Block on interface 0 (µs) for a
+// packet at ts (ns) plus 300 years, a time int64 nanoseconds cannot hold.
+func farEPB(ts int64, wire uint32, data []byte) []byte {
+	const years300 = 300 * 365 * 86400 * uint64(1e6)
+	us := uint64(ts/1e3) + years300
+	body := binary.LittleEndian.AppendUint32(nil, 0)
+	body = binary.LittleEndian.AppendUint32(body, uint32(us>>32))
+	body = binary.LittleEndian.AppendUint32(body, uint32(us))
+	body = binary.LittleEndian.AppendUint32(body, uint32(len(data)))
+	body = binary.LittleEndian.AppendUint32(body, wire)
+	return append(body, data...)
 }
 
 func (c *capture) onSecond(p *pkt) bool { return c.second != nil && c.second.has(p) }

@@ -232,6 +232,9 @@ var corpus = sync.OnceValue(func() map[string]*capture {
 	for _, c := range randomCapturesList() {
 		add(c)
 	}
+	for _, c := range issue3Captures() {
+		add(c)
+	}
 	return m
 })
 
@@ -261,6 +264,7 @@ func captureList() []*capture {
 		// Simple Packet Blocks carry no time: libpcap gives them 0 plus the
 		// interface's if_tsoffset.
 		{name: "basic_http_simple.pcapng", s: http, format: fmtPcapngSimple},
+		{name: "basic_http_far.pcapng", s: http, format: fmtPcapngFar},
 		{name: "truncated.pcap", s: http, cut: 20},
 		{name: "not_a_pcap.pcap", raw: []byte("this is not a capture file\n")},
 		{name: "empty.pcap", raw: []byte{}},
@@ -561,6 +565,10 @@ func linkCaptures() []*capture {
 		}()),
 		{name: "two_links.pcapng", s: twoConnsSeq, link: layers.LinkEthernet, header: ethernet, format: fmtPcapng,
 			second: &iface{link: layers.LinkRaw, has: secondConn}},
+		// libpcap refuses a second interface whose snaplen differs from the
+		// first's, even one no packet uses.
+		{name: "two_snaplens.pcapng", s: http, link: layers.LinkEthernet, header: ethernet, format: fmtPcapng,
+			second: &iface{link: layers.LinkEthernet, header: ethernet, snaplen: 64, has: func(*pkt) bool { return false }}},
 		{name: "alt_two_links_first.pcap", s: twoConnsSeq, link: layers.LinkEthernet, header: ethernet,
 			tweak: func(p *pkt) bool { return !secondConn(p) }},
 		{name: "alt_two_links_second.pcap", s: twoConnsSeq, link: layers.LinkRaw, tweak: secondConn},

@@ -13,15 +13,23 @@ import (
 func in(capture string) string { return "in/" + capture }
 
 // file: a file-mode case reading one capture, extra options first.
-func file(name, capture string, opts ...string) Case {
-	return Case{Name: name, Args: append(slices.Clone(opts), "-r", in(capture))}
+func file(name, capture string, opts ...string) Case { return reading(name, in(capture), opts...) }
+
+// reading: a case reading the file at path (as the run directory sees it),
+// extra options first.
+func reading(name, path string, opts ...string) Case {
+	return Case{Name: name, Args: append(slices.Clone(opts), "-r", path)}
 }
 
 // console: a -c/-C case. 1.6.1 writes report.xml and prints its name even in
 // console mode; bpflow does not unless -X is given (DESIGN §4.2), so bpflow's
 // expectation is tcpflow's output without them.
 func console(name, capture string, opts ...string) Case {
-	c := file(name, capture, opts...)
+	return asConsole(file(name, capture, opts...))
+}
+
+// asConsole marks a console-mode case with the DESIGN §4.2 difference.
+func asConsole(c Case) Case {
 	c.Diff = &Difference{Design: "4.2 console modes write no report", Fix: []Transform{dropConsoleReport}}
 	return c
 }
@@ -29,7 +37,7 @@ func console(name, capture string, opts ...string) Case {
 // cases is the golden corpus, in a fixed order.
 var cases = sync.OnceValue(func() []Case {
 	var all []Case
-	for _, group := range [][]Case{inputCases(), flowCases(), namingCases(), consoleCases(), optionCases(), linkCases(), wifiCases(), differenceCases(), hangCases(), randomCases(), realCases(), hostileCases()} {
+	for _, group := range [][]Case{inputCases(), flowCases(), namingCases(), consoleCases(), optionCases(), linkCases(), wifiCases(), differenceCases(), hangCases(), randomCases(), realCases(), hostileCases(), filterCases()} {
 		all = append(all, group...)
 	}
 	return all

@@ -12,7 +12,13 @@
 //	run.go                              runs a tool on a case
 //	flowdiff/                           snapshot, normalisation, storage, diff
 //	                                    (reused by the live-capture tests)
+//	qacases.go                          cases on recorded traffic and on
+//	                                    damaged inputs found by QA
+//	filters_test.go                     filters on recorded traffic vs libpcap
 //	../../testdata/golden/captures/     the generated captures
+//	../../testdata/golden/real/         recorded real traffic (seen as real/
+//	                                    beside in/; README says how), and
+//	                                    filters.txt/.tsv (tcpdump's answers)
 //	../../testdata/golden/want/         <case>.txt: tcpflow 1.6.1's output;
 //	                                    <case>.alt.txt: tcpflow on the case's
 //	                                    alternative input (differences only)

@@ -3,7 +3,6 @@ package golden
 import (
 	"bytes"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/bpflow/bpflow/internal/golden/flowdiff"
@@ -15,14 +14,12 @@ func recorded(capture string) string { return "real/" + capture }
 
 // realFile: a file-mode case reading one recorded capture, extra options first.
 func realFile(name, capture string, opts ...string) Case {
-	return Case{Name: name, Args: append(slices.Clone(opts), "-r", recorded(capture))}
+	return reading(name, recorded(capture), opts...)
 }
 
 // realConsole: a -c/-C case on a recorded capture (DESIGN §4.2 as console).
 func realConsole(name, capture string, opts ...string) Case {
-	c := realFile(name, capture, opts...)
-	c.Diff = &Difference{Design: "4.2 console modes write no report", Fix: []Transform{dropConsoleReport}}
-	return c
+	return asConsole(realFile(name, capture, opts...))
 }
 
 // realFilter: a file-mode case with a filter expression after the input.
@@ -71,6 +68,10 @@ func realCases() []Case {
 		realFile("real_f2_many", "many_short.pcap", "-f", "2"),
 		realFile("real_timeout_many", "many_short.pcap", "-S", "tcp_timeout=1"),
 		realFile("real_FX_netem", "netem.pcap", "-FX"),
+		realFile("real_timeout_idle", "idle.pcap", "-S", "tcp_timeout=1"),
+		realFile("real_timeout_idle_Fc", "idle.pcap", "-S", "tcp_timeout=1", "-Fc"),
+		realConsole("real_c_timeout_idle", "idle.pcap", "-c", "-S", "tcp_timeout=1"),
+		{Name: "real_timeout_idle_push", Args: []string{"-S", "tcp_timeout=1", "-r", recorded("idle.pcap"), "tcp[13] & 0x18 = 0x18"}},
 		realFile("real_v_mixed", "mixed_v4v6.pcap", "-v"),
 		realFile("real_w_closes", "closes.pcap", "-w", "unprocessed.pcap"),
 		realFilter("real_filter_port80", "mixed_v4v6.pcap", "port", "80"),
@@ -81,6 +82,8 @@ func realCases() []Case {
 		realFilter("real_filter_sll_port", "any_sll.pcap", "port", "443"),
 		realFilter("real_filter_snap_payload", "bulk_snap96.pcap", "tcp[((tcp[12:1] & 0xf0) >> 2):4] = 0x48545450"),
 		realFile("real_e_http", "http_keepalive.pcap", "-e", "http"),
+		realFile("real_e_md5_closes", "closes.pcap", "-e", "md5"),
+		realFile("real_e_http_d2", "http_keepalive.pcap", "-e", "http", "-d", "2"),
 		realFile("real_reuse", "reuse.pcap"),
 		realConsole("real_c_reuse", "reuse.pcap", "-c"),
 		realFile("real_T_count_reuse", "reuse.pcap", "-T", "%A-%a-%#-%C%c"),
@@ -107,11 +110,41 @@ func hostileCases() []Case {
 		// Flows still open when a later input cannot be opened: 1.6.1
 		// writes their data out as it exits.
 		{Name: "open_flow_then_missing", Args: []string{"-r", in("hole.pcap"), "-r", in("does_not_exist.pcap")}},
-		file("L_semlock", "basic_http.pcap", "-L", "lock"),
 		file("pcapng_simple_tsoffset", "basic_http_simple.pcapng"),
+		file("T_trailing_slash", "basic_http.pcap", "-T", "%A/%a/%c"),
+		file("v_E_md5", "basic_http.pcap", "-v", "-E", "md5"),
+		file("d6_snaplen", "snaplen.pcap", "-d", "6"),
+		{Name: "h_after_T", Args: []string{"-h", "-T", "%A-%B"}},
+		file("I_v", "basic_http.pcap", "-I", "-v"),
+		{Name: "d20_filter", Args: []string{"-d", "20", "-r", in("two_conns.pcap"), "port", "80"}},
+		file("e_md5_f1_d2", "many_flows.pcap", "-e", "md5", "-f", "1", "-d", "2"),
+		file("pcapng_two_snaplens", "two_snaplens.pcapng"),
+		file("pcapng_far_future", "basic_http_far.pcapng", "-T", "%T-%A"),
 		file("w_unprocessed", "non_tcp.pcap", "-w", "out.pcap"),
 		writeAfter("w_after_gz", "non_tcp.pcap.gz"),
 		writeAfter("w_after_pcapng", "non_tcp.pcapng"),
+	}
+}
+
+// filterCases: expressions libpcap accepts that bpflow refuses, and
+// libpcap's own diagnostics for expressions it refuses on Ethernet.
+func filterCases() []Case {
+	f := func(name string, expr ...string) Case {
+		return Case{Name: name, Args: append([]string{"-r", in("two_conns.pcap")}, expr...)}
+	}
+	return []Case{
+		f("filter_protochain", "ip protochain 6"),
+		f("filter_llc", "not llc"),
+		f("filter_iso", "not isis and not clnp and not esis"),
+		f("filter_decnet_host", "not decnet host 1.2"),
+		f("filter_atalk_ipx", "not atalk and not ipx and not aarp"),
+		f("filter_geneve", "not geneve"),
+		f("filter_bogus_mac", "ether src 02:00:00:00:00"),
+		f("filter_80211_on_eth", "type mgt"),
+		f("filter_atm_on_eth", "vpi 1"),
+		f("filter_ss7_on_eth", "sio 1"),
+		f("filter_load_size", "ether[6:6] = 1"),
+		f("filter_radio_on_eth", "radio"),
 	}
 }
 

@@ -44,12 +44,20 @@ type Files struct {
 	// DebugLevel and Debugf reproduce tcpflow's DEBUG(n) file traces.
 	DebugLevel int
 	Debugf     func(format string, args ...any)
+	// WriteThrough writes every segment when it arrives, as tcpflow does.
+	// Live capture sets it: a flow's bytes must reach its file while the
+	// flow is still open (a reader may follow the file, and a killed
+	// process must not take buffered data with it); at TC and on packet
+	// sockets segments mostly arrive as GSO/GRO super-packets, so this
+	// costs few writes.
+	WriteThrough bool
 
 	head, tail *fileState // open files, least recently used first
 	open       int
 	freeBufs   [][]byte
 	allocated  int
 	holders    []*fileState // buffer owners, oldest first (may hold stale entries)
+	arena      []byte       // backing store of the write buffers (never unmapped: they live for the run)
 	// MaxOpen is the peak number of open files (report max_open_flows).
 	MaxOpen  int
 	madeDirs map[string]bool
@@ -260,6 +268,10 @@ func (fs *Files) Write(f *flow.Flow, off int64, data []byte) {
 	if s.fd < 0 || len(data) == 0 {
 		return
 	}
+	if fs.WriteThrough {
+		fs.pwrite(s, off, data)
+		return
+	}
 	if s.buf != nil && off == s.bufOff+int64(len(s.buf)) && len(s.buf)+len(data) <= cap(s.buf) {
 		s.buf = append(s.buf, data...)
 		return
@@ -307,7 +319,7 @@ func (fs *Files) acquireBuf(s *fileState) bool {
 		b = fs.freeBufs[len(fs.freeBufs)-1]
 		fs.freeBufs = fs.freeBufs[:len(fs.freeBufs)-1]
 	case fs.allocated < maxWriteBufs:
-		b = make([]byte, 0, writeBufSize)
+		b = fs.newBuf()
 		fs.allocated++
 	default:
 		for len(fs.holders) > 0 && b == nil {
@@ -344,6 +356,21 @@ func (fs *Files) compactHolders() {
 	}
 	clear(fs.holders[len(kept):])
 	fs.holders = kept
+}
+
+// newBuf carves the next buffer out of an arena mapped outside the Go heap:
+// the buffers live as long as the run, and keeping them off the heap keeps
+// the garbage collector's target (and so the peak RSS) small.
+func (fs *Files) newBuf() []byte {
+	if fs.arena == nil {
+		arena, err := unix.Mmap(-1, 0, writeBufSize*maxWriteBufs, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_ANON|unix.MAP_PRIVATE)
+		if err != nil {
+			return make([]byte, 0, writeBufSize)
+		}
+		fs.arena = arena
+	}
+	i := fs.allocated * writeBufSize
+	return fs.arena[i : i : i+writeBufSize]
 }
 
 // releaseBuf returns s's buffer to the pool (its holders entry goes stale).

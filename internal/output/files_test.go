@@ -93,3 +93,27 @@ func firstDiff(a, b []byte) int {
 	}
 	return min(len(a), len(b))
 }
+
+// TestWriteThroughReachesTheFileAtOnce: with WriteThrough (live capture)
+// every segment is in the file before the flow closes, as with tcpflow;
+// without it a small in-order segment waits in the write-behind buffer.
+func TestWriteThroughReachesTheFileAtOnce(t *testing.T) {
+	for _, through := range []bool{true, false} {
+		dir := t.TempDir()
+		fs := &Files{Namer: Namer{Template: "f%N", OutDir: dir}, MaxFDs: 4, WriteThrough: through,
+			Warn: func(msg string) { t.Error(msg) }}
+		f := &flow.Flow{Key: flow.Key{Src: netip.MustParseAddr("10.0.0.1"), Family: 2}}
+		if err := fs.Open(f); err != nil {
+			t.Fatal(err)
+		}
+		fs.Write(f, 0, []byte("GET / HTTP/1.1\r\n"))
+		got, err := os.ReadFile(f.Name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if through != (string(got) == "GET / HTTP/1.1\r\n") {
+			t.Errorf("WriteThrough=%v: file holds %q before close", through, got)
+		}
+		fs.Close(f)
+	}
+}

@@ -27,19 +27,6 @@ type splitFile struct {
 	w    *pcapfile.Writer
 }
 
-// splitLinkType is the link type tcpflow 1.6.1 writes in -K files: its
-// datalink handler's DLT, which for Ethernet is IEEE 802 (quirk Q26) and for
-// raw IP Linux's DLT_RAW (12).
-func splitLinkType(lt layers.LinkType) layers.LinkType {
-	switch lt {
-	case layers.LinkEthernet, layers.LinkIEEE802:
-		return layers.LinkIEEE802
-	case layers.LinkRaw:
-		return 12
-	}
-	return lt
-}
-
 // Write appends fr, whose TCP segment is seg, to its flow's file.
 func (p *PcapSplit) Write(fr *layers.Frame, seg *layers.Segment) error {
 	key := flow.Key{Src: seg.Src, Dst: seg.Dst, SrcPort: seg.SrcPort, DstPort: seg.DstPort, Family: seg.Family}
@@ -73,7 +60,10 @@ func (p *PcapSplit) open(key flow.Key, fr *layers.Frame, seg *layers.Segment) (*
 		return nil, &PlainError{"terminate called after throwing an instance of 'pcap_writer::write_error*'"}
 	}
 	bw := bufio.NewWriterSize(file, 4096)
-	w, err := pcapfile.NewWriter(bw, splitLinkType(fr.LinkType), 65535)
+	// The input's own link type: tcpflow 1.6.1 writes its datalink handler's
+	// DLT instead (6, Token Ring, for Ethernet: quirk Q26), which tcpdump
+	// then misreads — a documented difference.
+	w, err := pcapfile.NewWriter(bw, fr.LinkType, 65535)
 	if err != nil {
 		_ = file.Close() // the write error is reported
 		return nil, fmt.Errorf("write %s: %w", name, err)

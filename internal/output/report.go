@@ -39,22 +39,48 @@ type Summary struct {
 // CreateReport truncates path and writes the header up to the opening of
 // the fileobject section.
 func CreateReport(path string, tdelta int64) (*Report, error) {
+	r, err := OpenReport(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.FinishHeader(tdelta); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// OpenReport truncates path and writes the header up to the execution
+// environment's start_time: what 1.6.1's report holds when it stops on an
+// option check made before the header is finished (-w without -r). Call
+// FinishHeader before anything else.
+func OpenReport(path string) (*Report, error) {
 	file, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o666)
 	if err != nil {
 		return nil, fmt.Errorf("create report %s: %w", path, err)
 	}
 	r := &Report{path: path, file: file, w: bufio.NewWriter(file), start: time.Now()}
-	r.header(tdelta)
+	r.headerStart()
 	if err := r.flush(); err != nil {
+		_ = file.Close()
 		return nil, err
+	}
+	return r, nil
+}
+
+// FinishHeader writes the rest of the header, up to the opening of the
+// fileobject section.
+func (r *Report) FinishHeader(tdelta int64) error {
+	r.headerEnd(tdelta)
+	if err := r.flush(); err != nil {
+		return err
 	}
 	// tcpflow's writer only flushes this opening tag with the first
 	// fileobject: a run that dies before leaves the report ending at tdelta.
 	r.w.WriteString("  <configuration>\n")
-	return r, nil
+	return nil
 }
 
-func (r *Report) header(tdelta int64) {
+func (r *Report) headerStart() {
 	w := r.w
 	w.WriteString("<?xml version='1.0' encoding='UTF-8'?>\n")
 	w.WriteString("<dfxml xmloutputversion='1.0'>\n")
@@ -90,6 +116,10 @@ func (r *Report) header(tdelta int64) {
 		elem(w, 6, "username", cu.Username)
 	}
 	elem(w, 6, "start_time", r.start.UTC().Format("2006-01-02T15:04:05Z"))
+}
+
+func (r *Report) headerEnd(tdelta int64) {
+	w := r.w
 	w.WriteString("    </execution_environment>\n")
 	w.WriteString("  </creator>\n")
 	w.WriteString("  <configuration>\n  </configuration>\n")

@@ -11,6 +11,7 @@ import (
 	"os"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"time"
 	"unsafe"
 
@@ -31,16 +32,25 @@ const frameOverhead = 256
 
 // source is a running AF_PACKET capture.
 type source struct {
-	dev       device
-	fd        int
-	wakeFD    int // eventfd: ctx cancellation wakes poll
+	dev device
+	fd  int
+	// file and raw wait for the ring in Go's netpoller (epoll), so a
+	// waiting Run parks its goroutine instead of blocking a thread in
+	// poll(2); read deadlines interrupt the wait.
+	file *os.File
+	raw  syscall.RawConn
+	// readyFn is s.ready, bound once so waiting allocates nothing.
+	readyFn func(fd uintptr) bool
+	// waits counts calls of ready within one wait; sockErr is a socket
+	// error ready found.
+	waits     int
+	sockErr   error
 	ring      []byte
 	blockSize int
 	blocks    int
 	next      int
 	timeout   time.Duration
 	dec       decoder
-	pollFDs   [2]unix.PollFd // socket, wakeFD: kept here so waiting allocates nothing
 	dropped   uint64
 	// netDown: the device went down; wait polls with a timeout to notice
 	// when it is deleted (the kernel reports nothing more then).
@@ -54,7 +64,7 @@ type source struct {
 // Open captures on cfg.Interface with the default ring (--ring-size, when
 // given, sets its total size).
 func Open(ctx context.Context, cfg capture.Config, log *slog.Logger) (capture.Source, error) {
-	return OpenTuned(ctx, cfg, Tuning{RingSize: cfg.RingSize}, log)
+	return OpenTuned(ctx, cfg, Tuning{RingSize: cfg.RingSize, BlockSize: cfg.BlockSize, BlockTimeout: cfg.BlockTimeout}, log)
 }
 
 // OpenTuned is Open with explicit ring sizes. It must run in the network
@@ -95,7 +105,7 @@ func open(_ context.Context, cfg capture.Config, t Tuning, dev device, prog *com
 	if err != nil {
 		return nil, fmt.Errorf("build socket filter for %s: %w", dev.name, err)
 	}
-	s := &source{dev: dev, fd: -1, wakeFD: -1, blockSize: t.BlockSize, blocks: t.RingSize / t.BlockSize, timeout: t.BlockTimeout}
+	s := &source{dev: dev, fd: -1, blockSize: t.BlockSize, blocks: t.RingSize / t.BlockSize, timeout: t.BlockTimeout}
 	s.dec = decoder{linkType: dev.linkType, cooked: dev.cooked, vlanOffset: dev.vlanOffset, loIfindex: dev.loIfindex, snaplen: uint32(snaplen), match: match, matchAll: filt.userAll}
 	if err := s.setup(cfg.Promisc, filt.kernel); err != nil {
 		return nil, errors.Join(err, s.Close())
@@ -159,9 +169,6 @@ func (s *source) setup(promisc bool, kernelFilter []bpf.RawInstruction) error {
 			return fmt.Errorf("enter promiscuous mode on %s: %w", s.dev.name, permissionHint(err))
 		}
 	}
-	if s.wakeFD, err = unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK); err != nil {
-		return fmt.Errorf("create wakeup eventfd: %w", err)
-	}
 	sa := unix.SockaddrLinklayer{Protocol: htons(unix.ETH_P_ALL), Ifindex: s.dev.ifindex}
 	if err := unix.Bind(fd, &sa); err != nil {
 		return fmt.Errorf("bind AF_PACKET socket to %s (ifindex %d): %w", s.dev.name, s.dev.ifindex, err)
@@ -173,6 +180,20 @@ func (s *source) setup(promisc bool, kernelFilter []bpf.RawInstruction) error {
 		}
 		return fmt.Errorf("bind AF_PACKET socket to %s: %w", s.dev.name, unix.Errno(soerr))
 	}
+	return s.registerPoller()
+}
+
+// registerPoller hands the socket to Go's netpoller: the file then owns fd.
+func (s *source) registerPoller() error {
+	if err := unix.SetNonblock(s.fd, true); err != nil {
+		return fmt.Errorf("make AF_PACKET socket on %s non-blocking: %w", s.dev.name, err)
+	}
+	s.file = os.NewFile(uintptr(s.fd), "afpacket:"+s.dev.name)
+	raw, err := s.file.SyscallConn()
+	if err != nil {
+		return fmt.Errorf("register AF_PACKET socket on %s with the netpoller: %w", s.dev.name, err)
+	}
+	s.raw, s.readyFn = raw, s.ready
 	return nil
 }
 
@@ -222,10 +243,11 @@ func (s *source) Run(ctx context.Context, handle func(*layers.Frame) error) erro
 	if s.closed {
 		return fmt.Errorf("capture on %s: source is closed", s.dev.name)
 	}
-	// wake runs in its own goroutine once ctx is done; Run does not return
-	// (and Close cannot close the eventfd) while it may still be writing.
+	// Cancellation sets a read deadline in the past, which ends a wait.
+	// Run does not return (so Close cannot close the file) while that
+	// may still be running.
 	woke := make(chan struct{})
-	stop := context.AfterFunc(ctx, func() { wake(s.wakeFD); close(woke) })
+	stop := context.AfterFunc(ctx, func() { _ = s.file.SetReadDeadline(time.Unix(1, 0)); close(woke) })
 	defer func() {
 		if !stop() {
 			<-woke
@@ -235,17 +257,11 @@ func (s *source) Run(ctx context.Context, handle func(*layers.Frame) error) erro
 		if err := s.consume(handle); err != nil {
 			return err
 		}
-		if err := s.wait(); err != nil {
+		if err := s.wait(ctx); err != nil {
 			return err
 		}
 	}
 	return s.drain(handle)
-}
-
-// wake interrupts a poll in wait through the eventfd.
-func wake(fd int) {
-	one := [8]byte{1}
-	_, _ = unix.Write(fd, one[:])
 }
 
 func (s *source) blockAt(i int) []byte {
@@ -275,54 +291,83 @@ func (s *source) consume(handle func(*layers.Frame) error) error {
 	return nil
 }
 
-// wait blocks until the kernel hands over a block or ctx is cancelled.
-func (s *source) wait() error {
-	if atomic.LoadUint32(blockStatus(s.blockAt(s.next)))&statusUser != 0 {
-		return nil
-	}
-	s.pollFDs = [2]unix.PollFd{{Fd: int32(s.fd), Events: unix.POLLIN}, {Fd: int32(s.wakeFD), Events: unix.POLLIN}}
-	timeout := -1
+// wait blocks until the kernel hands over a block, the socket reports an
+// error, or ctx is cancelled.
+func (s *source) wait(ctx context.Context) error {
 	if s.netDown {
-		timeout = downCheckMS
+		// The kernel says nothing when a down device is deleted: look again
+		// every downCheckMS. Setting a deadline could undo a cancellation's,
+		// hence the second look at ctx.
+		_ = s.file.SetReadDeadline(time.Now().Add(downCheckMS * time.Millisecond))
+		if ctx.Err() != nil {
+			return nil
+		}
 	}
-	_, err := unix.Poll(s.pollFDs[:], timeout)
-	if err != nil && !errors.Is(err, unix.EINTR) {
-		return fmt.Errorf("poll AF_PACKET socket on %s: %w", s.dev.name, err)
-	}
+	err := s.waitReady()
 	if s.netDown {
 		if s.deviceGone() {
 			return errDisappeared
 		}
-		s.netDown = s.pollFDs[0].Revents&unix.POLLIN == 0
+		s.netDown = !s.blockReady()
+		if !s.netDown && ctx.Err() == nil {
+			_ = s.file.SetReadDeadline(time.Time{})
+			if ctx.Err() != nil {
+				_ = s.file.SetReadDeadline(time.Unix(1, 0))
+			}
+		}
 	}
-	if s.pollFDs[1].Revents&unix.POLLIN != 0 {
-		var counter [8]byte
-		_, _ = unix.Read(s.wakeFD, counter[:]) // re-arm for a later Run
+	if err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+		return fmt.Errorf("wait for AF_PACKET ring on %s: %w", s.dev.name, err)
 	}
-	return s.socketError(s.pollFDs[0].Revents)
+	return s.socketError()
 }
 
-// socketError handles POLLERR as libpcap does: a device that went down is
+// waitReady parks until ready says the ring or the socket needs attention
+// (or the read deadline passes: os.ErrDeadlineExceeded).
+func (s *source) waitReady() error {
+	s.waits, s.sockErr = 0, nil
+	return s.raw.Read(s.readyFn)
+}
+
+// ready is the netpoller's readiness test. The first call comes before any
+// wait; later ones follow a wakeup, which may also be an error report, so
+// only those read SO_ERROR when no block is ready.
+func (s *source) ready(fd uintptr) bool {
+	s.waits++
+	if s.blockReady() {
+		return true
+	}
+	if s.waits == 1 {
+		return false
+	}
+	soerr, err := unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_ERROR)
+	switch {
+	case err != nil:
+		s.sockErr = err
+	case soerr != 0:
+		s.sockErr = unix.Errno(soerr)
+	}
+	return s.sockErr != nil
+}
+
+func (s *source) blockReady() bool {
+	return atomic.LoadUint32(blockStatus(s.blockAt(s.next)))&statusUser != 0
+}
+
+// socketError handles a socket error as libpcap does: a device that went down is
 // waited for (capture resumes when it comes back up); a device that is gone
 // ends the capture with libpcap's message.
-func (s *source) socketError(revents int16) error {
-	if revents&(unix.POLLERR|unix.POLLHUP|unix.POLLNVAL) == 0 {
-		return nil
-	}
-	soerr, err := unix.GetsockoptInt(s.fd, unix.SOL_SOCKET, unix.SO_ERROR)
-	if err != nil {
-		return fmt.Errorf("capture on %s: read socket error: %w", s.dev.name, err)
-	}
+func (s *source) socketError() error {
 	switch {
-	case soerr == 0:
+	case s.sockErr == nil:
 		return nil
-	case unix.Errno(soerr) == unix.ENETDOWN && s.deviceGone():
+	case errors.Is(s.sockErr, unix.ENETDOWN) && s.deviceGone():
 		return errDisappeared
-	case unix.Errno(soerr) == unix.ENETDOWN:
+	case errors.Is(s.sockErr, unix.ENETDOWN):
 		s.netDown = true
 		return nil
 	}
-	return fmt.Errorf("capture on %s: %w", s.dev.name, unix.Errno(soerr))
+	return fmt.Errorf("capture on %s: %w", s.dev.name, s.sockErr)
 }
 
 // errDisappeared is libpcap's message when the capture device is deleted;
@@ -349,17 +394,16 @@ func (s *source) drain(handle func(*layers.Frame) error) error {
 	if err := attachFilter(s.fd, dropAll); err != nil {
 		return fmt.Errorf("stop capture on %s: %w", s.dev.name, err)
 	}
-	waitMS := int(2*s.timeout/time.Millisecond) + 20
 	for {
 		if err := s.consume(handle); err != nil {
 			return err
 		}
-		s.pollFDs[0] = unix.PollFd{Fd: int32(s.fd), Events: unix.POLLIN}
-		n, err := unix.Poll(s.pollFDs[:1], waitMS)
-		if err != nil && !errors.Is(err, unix.EINTR) {
-			return fmt.Errorf("poll AF_PACKET socket on %s while draining: %w", s.dev.name, err)
+		_ = s.file.SetReadDeadline(time.Now().Add(2*s.timeout + 20*time.Millisecond))
+		err := s.waitReady()
+		if err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+			return fmt.Errorf("wait for AF_PACKET ring on %s while draining: %w", s.dev.name, err)
 		}
-		if n == 0 && atomic.LoadUint32(blockStatus(s.blockAt(s.next)))&statusUser == 0 {
+		if !s.blockReady() {
 			s.collectStats()
 			return nil
 		}
@@ -399,13 +443,16 @@ func (s *source) Close() error {
 		}
 		s.ring = nil
 	}
-	for _, fd := range []*int{&s.fd, &s.wakeFD} {
-		if *fd >= 0 {
-			if err := unix.Close(*fd); err != nil {
-				errs = append(errs, fmt.Errorf("close capture socket of %s: %w", s.dev.name, err))
-			}
-			*fd = -1
-		}
+	var err error
+	switch {
+	case s.file != nil:
+		err = s.file.Close()
+	case s.fd >= 0:
+		err = unix.Close(s.fd)
 	}
+	if err != nil {
+		errs = append(errs, fmt.Errorf("close capture socket of %s: %w", s.dev.name, err))
+	}
+	s.fd, s.file = -1, nil
 	return errors.Join(errs...)
 }

@@ -79,12 +79,14 @@ func TestNormalize(t *testing.T) {
 		"  <flow_map_size>2</flow_map_size>\n  <rusage><utime>0.1</utime></rusage>\n</dfxml>\n"
 	s := &Snapshot{
 		Stderr: []byte("tcpflow[4242]: changing max_fds\nSYN TO IGNORE! SYN tcp=0x55d0c1a2b3c4 flow=x\ntcpflow: retrying_open ::open(fn=a,oflag=xc2,mask:x1b6)=5\n" +
-			"tcpflow: Cleaning up flows\ntcpflow: b: closing file in tcpip::close_file\ntcpflow: a: closing file in tcpip::close_file\ntcpflow: Total flows processed: 2\n"),
+			"tcpflow: Cleaning up flows\ntcpflow: b: closing file in tcpip::close_file\ntcpflow: a: closing file in tcpip::close_file\ntcpflow: Total flows processed: 2\n" +
+			"tcpflow: Flows seen: 2\ntcpflow: d: closing file in tcpip::close_file\ntcpflow: c: closing file in tcpip::close_file\ntcpflow: Total flows processed: 2\n"),
 		Entries: []Entry{{Path: "report.xml", Kind: KindFile, Data: []byte(report)}},
 	}
 	Normalize(s)
 	wantErr := "tcpflow[PID]: changing max_fds\nSYN TO IGNORE! SYN tcp=0xPTR flow=x\ntcpflow: retrying_open ::open(fn=a,oflag=xc2,mask:x1b6)=FD\n" +
-		"tcpflow: Cleaning up flows\ntcpflow: a: closing file in tcpip::close_file\ntcpflow: b: closing file in tcpip::close_file\ntcpflow: Total flows processed: 2\n"
+		"tcpflow: Cleaning up flows\ntcpflow: a: closing file in tcpip::close_file\ntcpflow: b: closing file in tcpip::close_file\ntcpflow: Total flows processed: 2\n" +
+		"tcpflow: Flows seen: 2\ntcpflow: c: closing file in tcpip::close_file\ntcpflow: d: closing file in tcpip::close_file\ntcpflow: Total flows processed: 2\n"
 	if string(s.Stderr) != wantErr {
 		t.Errorf("stderr = %q, want %q", s.Stderr, wantErr)
 	}

@@ -19,8 +19,9 @@ var (
 		regexp.MustCompile(`(<start_time>)[^<]*(</start_time>)`),
 	}
 	fileobject = regexp.MustCompile(`(?s) *<fileobject>.*?</fileobject>\n`)
-	// The flows still open at the end of input, as -v/-d 10 list them.
-	cleanupRun  = regexp.MustCompile(`(?m)^[^\n]*Cleaning up flows\n((?:[^\n]*: closing file in tcpip::close_file\n)+)`)
+	// The flows still open at the end of input, as -d 5 and up list them,
+	// just before the totals.
+	cleanupRun  = regexp.MustCompile(`(?m)(?:^[^\n]*: closing file in tcpip::close_file\n)+[^\n]*Total flows processed:`)
 	flowMapSize = regexp.MustCompile(`<flow_map_size>([0-9]+)</flow_map_size>`)
 )
 
@@ -29,9 +30,9 @@ var (
 //   - "name[1234]: " at the start of a line becomes "name[PID]: ";
 //   - the pointer of "SYN TO IGNORE! SYN tcp=0x…" becomes "0xPTR";
 //   - the descriptor in "retrying_open ::open(…)=5" (-d 2 and up) becomes "FD";
-//   - the "closing file" lines after "Cleaning up flows" (-d 10 and up) are
-//     sorted: like the report's end-of-input fileobjects they come in
-//     tcpflow's hash-table order.
+//   - the "closing file" lines just before "Total flows processed" (-d 5 and
+//     up) are sorted: like the report's end-of-input fileobjects they come
+//     in tcpflow's hash-table order.
 //
 // In every DFXML report (a file starting with "<?xml" that has a <dfxml>
 // element) the contents of build_environment, execution_environment and
@@ -54,12 +55,13 @@ func normalizeText(b []byte) []byte {
 	return cleanupRun.ReplaceAllFunc(b, sortCleanupLines)
 }
 
-// sortCleanupLines sorts the closing-file lines of one cleanupRun match.
+// sortCleanupLines sorts the closing-file lines of one cleanupRun match
+// (the last, partial line is the totals line).
 func sortCleanupLines(m []byte) []byte {
-	head, rest, _ := bytes.Cut(m, []byte("\n"))
-	lines := bytes.SplitAfter(rest, []byte("\n"))
+	cut := bytes.LastIndexByte(m, '\n') + 1
+	lines := bytes.SplitAfter(m[:cut], []byte("\n"))
 	sort.Slice(lines, func(i, j int) bool { return bytes.Compare(lines[i], lines[j]) < 0 })
-	return append(append(append([]byte{}, head...), '\n'), bytes.Join(lines, nil)...)
+	return append(bytes.Join(lines, nil), m[cut:]...)
 }
 
 // IsReport tells whether data is a DFXML report as tcpflow writes it.

@@ -81,6 +81,7 @@ on closes.pcap && record closes.pcap "-i $VA" "c 10.99.0.2 80 rst" "c 10.99.0.2 
 	python3 "$here/topcapng.py" "$out/closes.pcap" "$out/closes.pcapng"
 on bulk_mtu576.pcap && { mtu 576; record bulk_mtu576.pcap "-i $VA" "c 10.99.0.2 80 bulk20000" "c 10.99.0.2 8080 upload6000"; mtu 1500; }
 on bulk_snap96.pcap && record bulk_snap96.pcap "-i $VA -s 96" "c 10.99.0.2 80 bulk30000" "c 10.99.0.2 80 http"
+on idle.pcap && record idle.pcap "-i $VA" "c 10.99.0.2 80 idle" "c 10.99.0.2 8080 many2"
 on reuse.pcap && record reuse.pcap "-i $VA" "c 10.99.0.2 8080 reuse" "c 10.99.0.2 80 tfo" "c 10.99.0.2 80 oob" "c fd99::2 443 reuse"
 # netem.pcap: with sch_netem, loss/reorder/duplication on the veth; without
 # it (modprobe fails in containers), the same traffic perturbed afterwards.

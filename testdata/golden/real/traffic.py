@@ -102,42 +102,38 @@ def drain(s):
             return out
         out += d
 
+def talk(addr, port, data, shut):
+    """One connection: send data, half-close first if shut, read to EOF."""
+    s = connect(addr, port)
+    s.sendall(data)
+    if shut:
+        s.shutdown(socket.SHUT_WR)
+    drain(s)
+    s.close()
+
+def keepalive(addr, port, paths, pause):
+    """HTTP/1.1 requests on one connection, pause seconds apart."""
+    s = connect(addr, port)
+    s.sendall(b"http\n")
+    for p in paths:
+        s.sendall(b"GET %s HTTP/1.1\r\nHost: test\r\nConnection: keep-alive\r\n\r\n" % p.encode())
+        time.sleep(pause)
+    s.shutdown(socket.SHUT_WR)
+    drain(s)
+    s.close()
+
 def client(addr, port, scen):
     if scen == "http":
-        s = connect(addr, port)
-        s.sendall(b"http\n")
-        for p in ["/", "/index.html", "/a/b?c=d", "/favicon.ico"]:
-            s.sendall(b"GET %s HTTP/1.1\r\nHost: test\r\nConnection: keep-alive\r\n\r\n" % p.encode())
-            time.sleep(0.01)
-        s.shutdown(socket.SHUT_WR)
-        drain(s)
-        s.close()
+        keepalive(addr, port, ["/", "/index.html", "/a/b?c=d", "/favicon.ico"], 0.01)
     elif scen.startswith("bulk"):
-        n = int(scen[4:] or 100000)
-        s = connect(addr, port)
-        s.sendall(b"bulk %d\n" % n)
-        drain(s)
-        s.close()
+        talk(addr, port, b"bulk %d\n" % int(scen[4:] or 100000), False)
     elif scen.startswith("upload"):
-        n = int(scen[6:] or 100000)
-        s = connect(addr, port)
-        s.sendall(b"upload\n" + pattern(n, 11))
-        s.shutdown(socket.SHUT_WR)
-        drain(s)
-        s.close()
+        talk(addr, port, b"upload\n" + pattern(int(scen[6:] or 100000), 11), True)
     elif scen.startswith("many"):
-        n = int(scen[4:] or 20)
-        for i in range(n):
-            s = connect(addr, port)
-            s.sendall(b"echo %d\n" % i)
-            drain(s)
-            s.close()
+        for i in range(int(scen[4:] or 20)):
+            talk(addr, port, b"echo %d\n" % i, False)
     elif scen == "half":
-        s = connect(addr, port)
-        s.sendall(b"half\nclient data then half-close\n")
-        s.shutdown(socket.SHUT_WR)
-        drain(s)
-        s.close()
+        talk(addr, port, b"half\nclient data then half-close\n", True)
     elif scen == "rst":
         s = connect(addr, port)
         s.sendall(b"rst\nplease reset me\n")
@@ -153,10 +149,7 @@ def client(addr, port, scen):
         s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         s.close()
     elif scen == "binary":
-        s = connect(addr, port)
-        s.sendall(b"binary\n")
-        drain(s)
-        s.close()
+        talk(addr, port, b"binary\n", False)
     elif scen == "reuse":
         # the same client port three times: the server closes first, so its
         # side holds TIME_WAIT and accepts the next SYN on the 4-tuple
@@ -177,6 +170,9 @@ def client(addr, port, scen):
             s.sendto(b"echo tfo%d\n" % i, socket.MSG_FASTOPEN, (addr, port))
             drain(s)
             s.close()
+    elif scen == "idle":
+        # keep-alive with pauses longer than a one-second tcp_timeout
+        keepalive(addr, port, ["/first", "/after-idle"], 1.5)
     elif scen == "oob":
         s = connect(addr, port)
         s.sendall(b"upload\nbefore urgent ")
