@@ -111,13 +111,13 @@ func appendStripped(b, data []byte) []byte {
 func stripWord(x uint64) uint64 {
 	const ones, highs, lows = 0x0101010101010101, 0x8080808080808080, 0x7f7f7f7f7f7f7f7f
 	lo := x & lows
-	atLeastSpace := (lo | highs) - ones*0x20 // 0x80|lo − 0x20 keeps bit 7 iff lo ≥ 0x20
-	notDEL := ^(lo + ones)                   // lo + 1 reaches bit 7 only for 0x7f
-	isLF := ^((lo ^ ones*'\n') + lows)       // adding 0x7f reaches bit 7 unless zero
-	isCR := ^((lo ^ ones*'\r') + lows)
-	keep := (atLeastSpace&notDEL | isLF | isCR) &^ x & highs // and bit 7 of x clear
+	// 0x80|lo − 0x20 keeps bit 7 iff lo ≥ 0x20; lo + 1 reaches it only for 0x7f.
+	printable := ((lo | highs) - ones*0x20) &^ (lo + ones)
+	// (lo ^ c) + 0x7f reaches bit 7 unless lo == c: the AND is clear for LF or CR.
+	lfOrCR := ^(((lo ^ ones*'\n') + lows) & ((lo ^ ones*'\r') + lows))
+	keep := (printable | lfOrCR) &^ x & highs // and bit 7 of x clear
 	mask := (keep >> 7) * 0xff
-	return x&mask | ones*'.'&^mask
+	return ones*'.' ^ ((x ^ ones*'.') & mask)
 }
 
 // stripByte is appendStripped's rule for one byte (tcpflow's print_packet).
