@@ -94,16 +94,9 @@ func (r *run) execute(c *config, operands []string, scanners []string) int {
 		// after a fatal error tcpflow leaves the report unterminated; the
 		// file is still closed (Finish closes it on success)
 		defer func() { _ = rep.Close() }() // nothing left to report about it
-		// 1.6.1 checks -w before it finishes the report's header
-		if c.unkPackets != "" && len(c.rfiles) == 0 {
-			r.errln(wNeedsR)
-			return 1
-		}
-		if err := rep.FinishHeader(s.tdelta); err != nil {
-			r.errln(reportFile + ": " + strerror(err))
-			return 1
-		}
 	}
+	// 1.6.1 sets up -w, and stops on its errors, before it finishes the
+	// report's header
 	if c.unkPackets != "" {
 		if code, ok := s.openUnprocessed(); !ok {
 			return code
@@ -116,6 +109,12 @@ func (r *run) execute(c *config, operands []string, scanners []string) int {
 			}
 		}
 	}()
+	if s.report != nil {
+		if err := s.report.FinishHeader(s.tdelta); err != nil {
+			r.errln(reportFile + ": " + strerror(err))
+			return 1
+		}
+	}
 	if p, ok := c.params["debug-prefix"]; ok {
 		r.prefix = p
 	} else {
@@ -143,8 +142,6 @@ func (r *run) execute(c *config, operands []string, scanners []string) int {
 	return code
 }
 
-const wNeedsR = "currently the -w option requires the -r option"
-
 // openUnprocessed sets up -w the way tcpflow 1.6.1 checks it: it needs -r,
 // and it tests the name it prints (which for several -r files is
 // "first + N more"). The file gets the first input's link type (1.6.1
@@ -152,7 +149,7 @@ const wNeedsR = "currently the -w option requires the -r option"
 func (s *session) openUnprocessed() (int, bool) {
 	c := s.c
 	if len(c.rfiles) == 0 {
-		s.errln(wNeedsR)
+		s.errln("currently the -w option requires the -r option")
 		return 1, false
 	}
 	name := c.rfiles[0]
