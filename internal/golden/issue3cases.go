@@ -125,7 +125,19 @@ func indexAndPcapCases() []Case {
 		file("w_ipv4_frag", "ipv4_frag.pcap", "-w", "out.pcap"),
 		file("w_only_tcp", "two_conns.pcap", "-w", "out.pcap"),
 		writeAfter("w_after_be", "non_tcp_be.pcap"),
+		withDiff(file("w_ipv6_exthdr", "ipv6_exthdr.pcap", "-w", "out.pcap"), &Difference{Design: "4.5 IPv6 extension headers are walked",
+			AltArgs: []string{"-w", "out.pcap", "-r", in("ipv6.pcap")}, Fix: []Transform{addLenPerPacket(8)}}),
+		// 1.6.1 checks that it can read "FIRST + 1 more", and cannot.
+		{Name: "w_two_inputs", Args: []string{"-w", "out.pcap", "-r", in("split1.pcap"), "-r", in("split2.pcap")}},
+		file("w_missing_input", "does_not_exist.pcap", "-w", "out.pcap"),
+		file("w_not_a_pcap", "not_a_pcap.pcap", "-w", "out.pcap"),
+		file("w_unwritable", "non_tcp.pcap", "-w", "nodir/out.pcap"),
 	}
+}
+
+func withDiff(c Case, d *Difference) Case {
+	c.Diff = d
+	return c
 }
 
 // perFlowPcaps: -K where 1.6.1 writes link type was in the per-flow pcaps
