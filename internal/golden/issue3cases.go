@@ -145,7 +145,7 @@ func withDiff(c Case, d *Difference) Case {
 // not a pcap file LINKTYPE) for raw IP.
 func perFlowPcaps(name, capture string, was, is uint32, opts ...string) Case {
 	c := file(name, capture, append([]string{"-K"}, opts...)...)
-	c.Diff = &Difference{Design: "(not listed yet) -K pcaps carry the input's link type",
+	c.Diff = &Difference{Design: "8 (README) -K pcaps have the right link type",
 		Fix: []Transform{pcapLinkType(was, is)}}
 	return c
 }
@@ -278,7 +278,7 @@ func privilegeCases() []Case {
 	lock := file("L_lock", "basic_http.pcap", "-L", "lock")
 	// The report's command line, the one thing -L changes in 1.6.1's
 	// output without -L, is among what flowdiff drops.
-	lock.Diff = &Difference{Design: "(not listed yet) -L takes a lock (1.6.1's build has no pthreads lock and exits)",
+	lock.Diff = &Difference{Design: "7 (README) -L works (Debian's 1.6.1 has no pthreads lock and exits)",
 		AltArgs: []string{"-r", in("basic_http.pcap")}}
 	return []Case{
 		file("U_nobody", "basic_http.pcap", "-U", "nobody"),
@@ -348,7 +348,7 @@ func scannerCases() []Case {
 // time they were written; bpflow gives them their flow's time, as the flow
 // file has (tcpflow issue #55, a choice of issue 3).
 func bodyTimes(c Case) Case {
-	c.Diff = &Difference{Design: "(not listed yet) HTTPBODY files get their flow's time (tcpflow #55)", Fix: []Transform{bodyMtimes}}
+	c.Diff = &Difference{Design: "9 (README) HTTP body files get the flow's start time", Fix: []Transform{bodyMtimes}}
 	return c
 }
 
