@@ -195,7 +195,14 @@ func hookCases() []Case {
 			Args:      []string{"-e", "http", "-S", "http_cmd=cp -t copies", "-r", in("http_bodies.pcap")},
 			Setup:     []string{"copies/"},
 			NoTcpflow: "as S_tcp_cmd_midfile: http_cmd children run when the flow closes at its FIN, before the end of the input",
-			Check:     copiesThenGolden(httpBodies()),
+			Check:     copiesThenGolden(httpBodies(), isHTTPBody),
+		},
+		{
+			Name:      "S_tcp_cmd_many",
+			Args:      []string{"-S", "tcp_cmd=cp -t copies", "-r", in("many_flows.pcap")},
+			Setup:     []string{"copies/"},
+			NoTcpflow: "as S_tcp_cmd_midfile; here 60 flows close at once, more than the 10 children tcp_cmd may run",
+			Check:     copiesThenGolden(file("many_flows", "many_flows.pcap"), isFlowFile),
 		},
 		{
 			Name: "S_tcp_cmd_midfile",
@@ -245,34 +252,39 @@ func sameAsGolden(golden Case) func(s *flowdiff.Snapshot) error {
 	}
 }
 
-// copiesThenGolden checks that copies/ holds a copy of every HTTPBODY file
-// (what "cp -t copies" run as http_cmd makes) and that, copies aside, the
-// run's output is what case golden expects (see sameAsGolden).
-func copiesThenGolden(golden Case) func(s *flowdiff.Snapshot) error {
+// copiesThenGolden checks that copies/ holds a copy of every file copied
+// says a hook ran on ("cp -t copies" as tcp_cmd or http_cmd) and that,
+// copies aside, the run's output is what case golden expects (see
+// sameAsGolden).
+func copiesThenGolden(golden Case, copied func(path string) bool) func(s *flowdiff.Snapshot) error {
 	return func(s *flowdiff.Snapshot) error {
 		s = s.Clone()
-		var bodies []string
+		var originals []string
 		for _, e := range s.Entries {
-			if e.Kind == flowdiff.KindFile && strings.Contains(e.Path, "-HTTPBODY-") && !strings.HasPrefix(e.Path, "copies/") {
-				bodies = append(bodies, e.Path)
+			if e.Kind == flowdiff.KindFile && !strings.HasPrefix(e.Path, "copies/") && copied(e.Path) {
+				originals = append(originals, e.Path)
 			}
 		}
-		if len(bodies) == 0 {
-			return fmt.Errorf("no HTTPBODY files, stderr %q", s.Stderr)
+		if len(originals) == 0 {
+			return fmt.Errorf("no files for the hook, stderr %q", s.Stderr)
 		}
-		for _, b := range bodies {
-			orig, dup := s.Entry(b), s.Entry("copies/"+b)
+		for _, o := range originals {
+			orig, dup := s.Entry(o), s.Entry("copies/"+o)
 			if dup == nil || !bytes.Equal(orig.Data, dup.Data) {
-				return fmt.Errorf("http_cmd made no faithful copies/%s", b)
+				return fmt.Errorf("the hook made no faithful copies/%s", o)
 			}
-			s.Remove("copies/" + b)
+			s.Remove("copies/" + o)
 		}
-		if s.Entry("copies") != nil {
-			s.Remove("copies")
+		if !s.Remove("copies") {
+			return fmt.Errorf("copies/ is gone")
 		}
 		return sameAsGolden(golden)(s)
 	}
 }
+
+func isHTTPBody(path string) bool { return strings.Contains(path, "-HTTPBODY-") }
+
+func isFlowFile(path string) bool { return path != "report.xml" }
 
 func privilegeCases() []Case {
 	lock := file("L_lock", "basic_http.pcap", "-L", "lock")
