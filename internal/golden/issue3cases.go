@@ -114,6 +114,9 @@ func indexAndPcapCases() []Case {
 		file("I_two_conns", "two_conns.pcap", "-I"),
 		file("I_f1_many", "many_flows.pcap", "-I", "-f", "1"),
 		file("I_ooo", "ooo.pcap", "-I"),
+		file("I_Fk_outdir", "two_conns.pcap", "-I", "-Fk", "-o", "out"),
+		file("I_b5", "basic_http.pcap", "-I", "-b", "5"),
+		file("I_hole", "hole.pcap", "-I"),
 		perFlowPcaps("K_two_conns", "two_conns.pcap", 6, 1),
 		perFlowPcaps("K_outdir", "basic_http.pcap", 6, 1, "-o", "out"),
 		// Raw IP: 1.6.1 writes libpcap's DLT_RAW (12 on Linux), not the
@@ -220,6 +223,9 @@ func hookCases() []Case {
 		file("S_two_equals", "basic_http.pcap", "-S", "tcp_timeout=1=2"),
 		file("S_debug_prefix_d2", "basic_http.pcap", "-S", "debug-prefix=flowx", "-d", "2"),
 		file("S_tdelta_Ft", "two_conns.pcap", "-S", "tdelta=1", "-Ft"),
+		console("c_S_tcp_alert_fd", "two_conns.pcap", "-c", "-S", "tcp_alert_fd=2"),
+		realFile("S_tcp_alert_fd_timeout", "idle.pcap", "-S", "tcp_timeout=1", "-S", "tcp_alert_fd=1"),
+		file("S_tcp_alert_fd_reuse", "reuse_after_fin.pcap", "-S", "tcp_alert_fd=2"),
 	}
 }
 
@@ -292,8 +298,12 @@ func privilegeCases() []Case {
 	// output without -L, is among what flowdiff drops.
 	lock.Diff = &Difference{Design: "7 (README) -L works (Debian's 1.6.1 has no pthreads lock and exits)",
 		AltArgs: []string{"-r", in("basic_http.pcap")}}
+	lockConsole := console("L_c", "two_conns.pcap", "-c", "-L", "lock")
+	lockConsole.Diff.AltArgs = []string{"-c", "-r", in("two_conns.pcap")}
 	return []Case{
 		file("U_nobody", "basic_http.pcap", "-U", "nobody"),
+		console("U_nobody_c", "basic_http.pcap", "-c", "-U", "nobody"),
+		lockConsole,
 		file("U_nobody_no_report", "basic_http.pcap", "-U", "nobody", "-S", "enable_report=NO"),
 		file("U_unknown", "basic_http.pcap", "-U", "nosuchuser"),
 		{Name: "z_U", Args: []string{"-z", "jail", "-U", "nobody", "-r", in("basic_http.pcap")}, Setup: []string{"jail/"}},
@@ -341,6 +351,8 @@ func scannerCases() []Case {
 	bodies := func(name string, opts ...string) Case { return bodyTimes(file(name, "http_bodies.pcap", opts...)) }
 	return []Case{
 		file("e_md5", "two_conns.pcap", "-e", "md5"),
+		file("e_md5_o", "two_conns.pcap", "-e", "md5", "-o", "out"),
+		bodies("e_http_d1", "-e", "http", "-d", "1"),
 		file("E_md5", "two_conns.pcap", "-E", "md5"),
 		httpBodies(),
 		bodies("e_http_Z", "-e", "http", "-Z"),
