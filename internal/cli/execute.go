@@ -40,6 +40,7 @@ type session struct {
 	demux    bool
 	wifiviz  bool
 	programs map[layers.LinkType]*filter.Program
+	decoder  layers.Decoder
 	hooks    hooks
 	// reportPath is the report's name (for -U's chown).
 	reportPath string
@@ -77,6 +78,7 @@ func (r *run) execute(c *config, operands []string, scanners []string) int {
 		return code
 	}
 	s.tdelta = paramInt(c.params["tdelta"])
+	s.decoder.IgnoreFCS = !paramBool(c.params["check_fcs"], true)
 	// bpflow difference 2: console modes write no report unless -X is given.
 	if paramBool(c.params["enable_report"], true) && (!c.console || c.reportFile != "") {
 		if c.chroot != "" {
@@ -497,7 +499,7 @@ func (s *session) frame(fr *layers.Frame, seg *layers.Segment) error {
 		// DEBUG(0) in tcpflow's Ethernet handler: printed at every level
 		s.errln(s.prefix + ": error: the captured packet header bytes are shorter than the ether_type offset")
 	}
-	st := layers.Decode(fr, seg)
+	st := s.decoder.Decode(fr, seg)
 	if s.netviz != nil {
 		s.netviz.AddFrame(fr, seg, st)
 	}

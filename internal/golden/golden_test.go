@@ -228,7 +228,6 @@ func TestGolden(t *testing.T) {
 // match fails until it is removed from here, so the list cannot go stale.
 // BPFLOW_GOLDEN_STRICT=1 turns every pending case into a failure.
 var pending = map[string]string{
-	"dlt_radiotap_badfcs_nocheck": "-S check_fcs=NO is not honoured: radiotap frames with a bad FCS are still dropped",
 	// Found by H8's QA (mutated real captures, new option combinations).
 	"open_flow_then_missing": "flows still open when a later -r input cannot be opened lose their buffered data (file has AAAA, 1.6.1 AAAA, 4 NULs, CCCC): the fatal path does not flush the file store (cli/output)",
 	"pcapng_simple_tsoffset": "Simple Packet Blocks on an interface with if_tsoffset 100: libpcap stamps them 0+offset (100 s), bpflow 0 (pcapfile)",
