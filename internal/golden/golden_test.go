@@ -230,7 +230,6 @@ func TestGolden(t *testing.T) {
 var pending = map[string]string{
 	// Found by H8's QA (mutated real captures, new option combinations).
 	"open_flow_then_missing": "flows still open when a later -r input cannot be opened lose their buffered data (file has AAAA, 1.6.1 AAAA, 4 NULs, CCCC): the fatal path does not flush the file store (cli/output)",
-	"pcapng_simple_tsoffset": "Simple Packet Blocks on an interface with if_tsoffset 100: libpcap stamps them 0+offset (100 s), bpflow 0 (pcapfile)",
 	"filter_iso":             "libpcap accepts isis/clnp/esis (and l1 l2 iih lsp snp csnp psnp); bpflow refuses them as unsupported (filter)",
 	"filter_bogus_mac":       "libpcap: 'bogus ethernet address 02:00:00:00:'; bpflow: syntax error (filter)",
 	"filter_80211_on_eth":    "libpcap: '802.11 link-layer types supported only on 802.11' (type/subtype; dir and wlan addr1 have their own texts); bpflow: syntax error (filter)",

@@ -127,6 +127,7 @@ func TestReadsWhatLibpcapReads(t *testing.T) {
 		{"pcapng sections", ngFile(t, false, []uint8{0, 9}, 2, false, frames)},
 		{"pcapng simple packets", ngFile(t, true, []uint8{6}, 0, true, frames)},
 		{"pcapng tsoffset and foreign blocks", ngOffsetFile(t, frames)},
+		{"pcapng simple packets with tsoffset", ngSimpleOffsetFile(t, frames)},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -313,6 +314,31 @@ func ngOffsetFile(t testing.TB, frames [][]byte) []byte {
 			t.Fatal(err)
 		}
 		if err := w.WritePacket(uint32(i%2), times[i%len(times)], 0, f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return buf.Bytes()
+}
+
+// ngSimpleOffsetFile has Simple Packet Blocks (no timestamp of their own)
+// on an interface with if_tsoffset, between Enhanced Packet Blocks.
+func ngSimpleOffsetFile(t testing.TB, frames [][]byte) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	w, err := pcapfile.NewNgWriter(&buf, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.AddInterface(pcapfile.NgInterface{LinkType: layers.LinkEthernet, Snaplen: 65535, TsOffset: 100}); err != nil {
+		t.Fatal(err)
+	}
+	for i, f := range frames {
+		if i%2 == 0 {
+			err = w.WriteSimple(0, f)
+		} else {
+			err = w.WritePacket(0, times[i%len(times)], 0, f)
+		}
+		if err != nil {
 			t.Fatal(err)
 		}
 	}
