@@ -249,7 +249,7 @@ func (s *session) setupFiles(namer output.Namer, scanners []string) {
 	s.sink.Files = &output.Files{Namer: namer, MaxFDs: maxFDs, Warn: warn,
 		DebugLevel: c.debug, Debugf: s.tracef, WriteThrough: c.live()}
 	if c.index {
-		s.sink.Index = &output.Index{Warn: warn}
+		s.sink.Index = &output.Index{Warn: warn, Debugf: s.logf}
 	}
 	if c.sel.PostProcessing {
 		s.setupScanners(scanners, warn)
@@ -345,6 +345,7 @@ func (s *session) live() int {
 	if !s.dropRoot() {
 		return -1
 	}
+	s.logf(20, "filter expression: '%s'", s.expr)
 	if err := s.openWritten(src.LinkType(), 65536); err != nil {
 		return -1
 	}
@@ -397,6 +398,7 @@ func (s *session) file(path string) error {
 		s.die(fmt.Sprintf("sorry - unknown datalink type %d on interface %s", dlt, path))
 		return errFatal
 	}
+	s.logf(20, "filter expression: '%s'", s.expr)
 	if s.expr != "" {
 		if _, err := s.program(rd.LinkType()); err != nil {
 			return err
@@ -506,9 +508,12 @@ func (s *session) frame(fr *layers.Frame, seg *layers.Segment) error {
 	if st == layers.StatusNotIP {
 		return nil
 	}
-	s.logf(10, "process_pkt..............................................................................")
-	if ipAt >= 0 {
-		s.ipTraces(fr.Data[ipAt:])
+	// these traces are tcpdemux's: with it disabled (-E md5) 1.6.1 is silent
+	if s.demux {
+		s.logf(10, "process_pkt..............................................................................")
+		if ipAt >= 0 {
+			s.ipTraces(fr.Data[ipAt:])
+		}
 	}
 	// tcpflow sees microseconds; nanosecond captures are truncated.
 	ts := floorDiv(fr.TS, 1000)*1000 + s.tdelta*1e9

@@ -2,11 +2,14 @@ package output
 
 import (
 	"bytes"
+	"fmt"
 	"math/rand"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/bpflow/bpflow/internal/flow"
 )
@@ -115,5 +118,43 @@ func TestWriteThroughReachesTheFileAtOnce(t *testing.T) {
 			t.Errorf("WriteThrough=%v: file holds %q before close", through, got)
 		}
 		fs.Close(f)
+	}
+}
+
+// TestIndexTracedOnEachFileOpening: -I -v says "opening index file" each
+// time a flow's file is opened or reopened after the descriptor LRU closed
+// it (as tcpflow 1.6.1 does), never for a file that is still open.
+func TestIndexTracedOnEachFileOpening(t *testing.T) {
+	dir := t.TempDir()
+	var traces []string
+	warn := func(msg string) { t.Error(msg) }
+	s := &Sink{
+		Files: &Files{Namer: Namer{Template: "f%N", OutDir: dir}, MaxFDs: 1, Warn: warn},
+		Index: &Index{Warn: warn, Debugf: func(level int, format string, args ...any) {
+			if level != 10 {
+				t.Errorf("index trace at level %d, want 10", level)
+			}
+			traces = append(traces, fmt.Sprintf(format, args...))
+		}},
+	}
+	a := &flow.Flow{ID: 0, Key: flow.Key{Src: netip.MustParseAddr("10.0.0.1"), Family: 2}}
+	b := &flow.Flow{ID: 1, Key: flow.Key{Src: netip.MustParseAddr("10.0.0.1"), Family: 2}}
+	for _, f := range []*flow.Flow{a, a, b, a} { // open, still open, evicts a, reopens a
+		if err := s.OpenFile(f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := []string{
+		"opening index file: " + a.Name + ".findx",
+		"opening index file: " + b.Name + ".findx",
+		"opening index file: " + a.Name + ".findx",
+	}
+	if d := cmp.Diff(want, traces); d != "" {
+		t.Errorf("index traces (-want +got):\n%s", d)
+	}
+	for _, f := range []*flow.Flow{a, b} {
+		if err := s.CloseFlow(f); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

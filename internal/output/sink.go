@@ -38,10 +38,12 @@ var _ flow.Sink = (*Sink)(nil)
 // OpenFile implements flow.Sink.
 func (s *Sink) OpenFile(f *flow.Flow) error {
 	created := f.Name == ""
+	wasOpen := s.FileIsOpen(f)
 	if err := s.Files.Open(f); err != nil {
 		return err
 	}
-	if s.Index != nil {
+	// the index goes with each (re)opening of the flow's file
+	if s.Index != nil && !wasOpen {
 		return s.Index.Open(f, created)
 	}
 	return nil
