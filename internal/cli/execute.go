@@ -136,12 +136,30 @@ func (r *run) execute(c *config, operands []string, scanners []string) int {
 		<-noticed // the notice is on its way: keep stderr in order
 	}
 	if code < 0 {
+		s.abandon()
 		return 1
 	}
 	if err := s.finish(); err != nil {
+		s.abandon()
 		return 1
 	}
 	return code
+}
+
+// abandon is the end after a fatal error: like 1.6.1, which exits there,
+// no flow is closed (no mtimes, no report entries), but every byte already
+// taken in reaches its file (1.6.1 writes each segment at once, and exit
+// flushes -K's stdio buffers).
+func (s *session) abandon() {
+	if s.sink == nil {
+		return
+	}
+	if f := s.sink.Files; f != nil {
+		f.Abandon()
+	}
+	if s.split != nil {
+		_ = s.split.Close() // the run already failed; 1.6.1's exit ignores these errors too
+	}
 }
 
 // openUnprocessed sets up -w the way tcpflow 1.6.1 checks it: it needs -r,
@@ -392,13 +410,19 @@ func (s *session) file(path string) error {
 	if !s.dropRoot() {
 		return errFatal
 	}
-	dlt := dltOf(rd.LinkType())
+	dlt := rd.LinkType().DLT()
 	s.logf(3, "looking for handler for datalink type %d for interface %s", dlt, path)
 	if !layers.Supported(rd.LinkType()) {
 		s.die(fmt.Sprintf("sorry - unknown datalink type %d on interface %s", dlt, path))
 		return errFatal
 	}
 	s.logf(20, "filter expression: '%s'", s.expr)
+	if dlt == 14 {
+		// 1.6.1 reads DLT 14 (OpenBSD's DLT_RAW) as raw IP, but libpcap on
+		// Linux compiles no filter for it, not even tcpflow's empty one.
+		s.die(fmt.Sprintf("unknown data link type %d (min 104, max 289)", dlt))
+		return errFatal
+	}
 	if s.expr != "" {
 		if _, err := s.program(rd.LinkType()); err != nil {
 			return err
@@ -563,15 +587,6 @@ func ethernetRunt(data []byte) bool {
 		}
 	}
 	return false
-}
-
-// dltOf is the DLT value libpcap reports for a file's LINKTYPE (they differ
-// only for a few link types; RAW is the one bpflow meets).
-func dltOf(lt layers.LinkType) int {
-	if lt == layers.LinkRaw {
-		return 12
-	}
-	return int(lt)
 }
 
 func floorDiv(a, b int64) int64 {
