@@ -136,12 +136,30 @@ func (r *run) execute(c *config, operands []string, scanners []string) int {
 		<-noticed // the notice is on its way: keep stderr in order
 	}
 	if code < 0 {
+		s.abandon()
 		return 1
 	}
 	if err := s.finish(); err != nil {
+		s.abandon()
 		return 1
 	}
 	return code
+}
+
+// abandon is the end after a fatal error: like 1.6.1, which exits there,
+// no flow is closed (no mtimes, no report entries), but every byte already
+// taken in reaches its file (1.6.1 writes each segment at once, and exit
+// flushes -K's stdio buffers).
+func (s *session) abandon() {
+	if s.sink == nil {
+		return
+	}
+	if f := s.sink.Files; f != nil {
+		f.Abandon()
+	}
+	if s.split != nil {
+		_ = s.split.Close() // the run already failed; 1.6.1's exit ignores these errors too
+	}
 }
 
 // openUnprocessed sets up -w the way tcpflow 1.6.1 checks it: it needs -r,

@@ -261,6 +261,21 @@ func (fs *Files) Close(f *flow.Flow) {
 	}
 }
 
+// Abandon writes out every open file's buffered bytes and closes it,
+// leaving its times alone: what 1.6.1's files hold when a fatal error ends
+// the run (it writes each segment as it comes and exits without closing
+// flows, so they keep their data and the wall-clock mtime).
+func (fs *Files) Abandon() {
+	for fs.head != nil {
+		s := fs.head
+		fs.flush(s)
+		fs.releaseBuf(s)
+		_ = unix.Close(s.fd) // pwrite already reported any write error
+		s.fd = -1
+		fs.unlink(s)
+	}
+}
+
 // Write writes data at off (through f's write-behind buffer when it
 // continues the buffered run).
 func (fs *Files) Write(f *flow.Flow, off int64, data []byte) {

@@ -158,3 +158,42 @@ func TestIndexTracedOnEachFileOpening(t *testing.T) {
 		}
 	}
 }
+
+// TestAbandonWritesBufferedBytesAndKeepsTimes: after a fatal error the
+// store writes out what it buffered and closes its files, but leaves their
+// mtime alone (1.6.1 exits without closing flows, so their files keep the
+// wall-clock time instead of the flow's start).
+func TestAbandonWritesBufferedBytesAndKeepsTimes(t *testing.T) {
+	dir := t.TempDir()
+	fs := &Files{Namer: Namer{Template: "f%N", OutDir: dir}, MaxFDs: 4, Warn: func(msg string) { t.Error(msg) }}
+	f := &flow.Flow{Start: 1_600_000_000e9, Key: flow.Key{Src: netip.MustParseAddr("10.0.0.1"), Family: 2}}
+	if err := fs.Open(f); err != nil {
+		t.Fatal(err)
+	}
+	var m model
+	for _, w := range []struct {
+		off  int64
+		data string
+	}{{0, "AAAA"}, {8, "CCCC"}} {
+		fs.Write(f, w.off, []byte(w.data))
+		m.write(w.off, []byte(w.data))
+	}
+	fs.Abandon()
+	if fs.OpenFiles() != 0 {
+		t.Errorf("%d files open after Abandon", fs.OpenFiles())
+	}
+	got, err := os.ReadFile(f.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, m) {
+		t.Errorf("file holds %q, want %q", got, []byte(m))
+	}
+	st, err := os.Stat(f.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.ModTime().UnixNano() == f.Start {
+		t.Errorf("Abandon set the file's mtime to the flow's start %v", st.ModTime())
+	}
+}
