@@ -175,7 +175,9 @@ func (fs *Files) mkdirsFor(name string) error {
 	if strings.HasPrefix(rest, "/") {
 		mpath, rest = "/", rest[1:]
 	}
-	parts := strings.Split(rest, "/")
+	// like 1.6.1's split, a trailing '/' makes no empty last part, so the
+	// last name (the one the file should get) is not made a directory
+	parts := strings.Split(strings.TrimSuffix(rest, "/"), "/")
 	for _, p := range parts {
 		if mpath != "" && !fs.madeDirs[mpath] {
 			if err := unix.Mkdir(mpath, 0o777); err != nil {

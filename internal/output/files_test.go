@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -195,5 +196,23 @@ func TestAbandonWritesBufferedBytesAndKeepsTimes(t *testing.T) {
 	}
 	if st.ModTime().UnixNano() == f.Start {
 		t.Errorf("Abandon set the file's mtime to the flow's start %v", st.ModTime())
+	}
+}
+
+// TestTemplateEndingInSlashMakesNoLastDirectory: a name ending in '/' cannot
+// be opened; like 1.6.1, only the directories before its last part exist.
+func TestTemplateEndingInSlashMakesNoLastDirectory(t *testing.T) {
+	dir := t.TempDir()
+	fs := &Files{Namer: Namer{Template: "d/sub/", OutDir: dir}, MaxFDs: 4, Warn: func(msg string) { t.Error(msg) }}
+	f := &flow.Flow{Key: flow.Key{Src: netip.MustParseAddr("10.0.0.1"), Family: 2}}
+	err := fs.Open(f)
+	if err == nil || !strings.HasPrefix(err.Error(), "Cannot open: ") {
+		t.Errorf("Open = %v, want Cannot open", err)
+	}
+	if st, err := os.Stat(filepath.Join(dir, "d")); err != nil || !st.IsDir() {
+		t.Errorf("directory d: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "d", "sub")); !os.IsNotExist(err) {
+		t.Errorf("d/sub exists (stat: %v); only the directories before the last part should", err)
 	}
 }
