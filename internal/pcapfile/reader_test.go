@@ -291,19 +291,9 @@ func tsresolFile(t *testing.T, resol uint8) []byte {
 // Resolution, Interface Statistics, an unknown type) between the packets.
 func ngOffsetFile(t testing.TB, frames [][]byte) []byte {
 	t.Helper()
-	var buf bytes.Buffer
-	w, err := pcapfile.NewNgWriter(&buf, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, ifc := range []pcapfile.NgInterface{
-		{LinkType: layers.LinkEthernet, Snaplen: 65535, TsOffset: 1_500_000_000},
-		{LinkType: layers.LinkEthernet, Snaplen: 65535, TsResol: 9, TsOffset: -100},
-	} {
-		if _, err := w.AddInterface(ifc); err != nil {
-			t.Fatal(err)
-		}
-	}
+	w, buf := ngWriter(t,
+		pcapfile.NgInterface{LinkType: layers.LinkEthernet, Snaplen: 65535, TsOffset: 1_500_000_000},
+		pcapfile.NgInterface{LinkType: layers.LinkEthernet, Snaplen: 65535, TsResol: 9, TsOffset: -100})
 	foreign := []struct {
 		typ  uint32
 		body []byte
@@ -324,14 +314,8 @@ func ngOffsetFile(t testing.TB, frames [][]byte) []byte {
 // on an interface with if_tsoffset, between Enhanced Packet Blocks.
 func ngSimpleOffsetFile(t testing.TB, frames [][]byte) []byte {
 	t.Helper()
-	var buf bytes.Buffer
-	w, err := pcapfile.NewNgWriter(&buf, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := w.AddInterface(pcapfile.NgInterface{LinkType: layers.LinkEthernet, Snaplen: 65535, TsOffset: 100}); err != nil {
-		t.Fatal(err)
-	}
+	w, buf := ngWriter(t, pcapfile.NgInterface{LinkType: layers.LinkEthernet, Snaplen: 65535, TsOffset: 100})
+	var err error
 	for i, f := range frames {
 		if i%2 == 0 {
 			err = w.WriteSimple(0, f)
@@ -343,4 +327,20 @@ func ngSimpleOffsetFile(t testing.TB, frames [][]byte) []byte {
 		}
 	}
 	return buf.Bytes()
+}
+
+// ngWriter starts a little-endian pcapng file with the given interfaces.
+func ngWriter(t testing.TB, ifcs ...pcapfile.NgInterface) (*pcapfile.NgWriter, *bytes.Buffer) {
+	t.Helper()
+	buf := new(bytes.Buffer)
+	w, err := pcapfile.NewNgWriter(buf, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ifc := range ifcs {
+		if _, err := w.AddInterface(ifc); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return w, buf
 }
