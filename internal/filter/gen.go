@@ -126,6 +126,9 @@ func (g *gen) linktype(ll uint32) *frag {
 	case layers.LinkEthernet:
 		return g.etherLinktype(ll)
 	case layers.LinkLinuxSLL, layers.LinkLinuxSLL2:
+		if ll == sapISONS || ll == 0x06 || ll == 0xf0 { // ISO, IP and NetBEUI SAPs: DSAP and SSAP
+			return and(cmp(uint32(g.offLinkTyp), szH, 4), cmp(uint32(g.offLinkPL), szH, ll<<8|ll))
+		}
 		if ll <= etMTU {
 			return and(cmp(uint32(g.offLinkTyp), szH, 4), cmp(uint32(g.offLinkPL), szB, ll))
 		}
@@ -201,6 +204,13 @@ func (g *gen) proto(v uint32, proto, dir string) *frag {
 		fail("DECNET encapsulation is not specifiable")
 	case "lat", "sca", "moprc", "mopdl":
 		fail("%s does not encapsulate another protocol", strings.ToUpper(proto))
+	case "iso":
+		return and(g.linktype(sapISONS), cmp(g.nlNoSNAP(), szB, v))
+	case "isis":
+		// The PDU type is 4 bytes into the IS-IS header.
+		return and(g.proto(nlpidISIS, "iso", ""), cmp(g.nlNoSNAP()+4, szB, v))
+	case "clnp":
+		fail("'clnp proto' is not supported")
 	}
 	fail("'%s proto' is bogus", proto)
 	return nil
@@ -231,8 +241,17 @@ func (g *gen) abbrev(proto string) *frag {
 	if p, ok := abbrevIP[proto]; ok {
 		return g.proto(p.proto, p.family, "")
 	}
-	if proto == "ether" {
+	if v, ok := abbrevISO[proto]; ok {
+		return g.proto(v, "iso", "")
+	}
+	if pdus, ok := isisPDUs[proto]; ok {
+		return g.isisPDU(pdus)
+	}
+	switch proto {
+	case "ether":
 		fail("link layer applied in wrong context")
+	case "radio":
+		fail("'radio' is not a valid protocol type")
 	}
 	fail("'%s' is not supported by bpflow", proto)
 	return nil
@@ -457,6 +476,12 @@ func pppType(ll uint32) uint32 {
 		return 0x002b
 	case etMPLS:
 		return 0x0281
+	case sapISONS:
+		return 0x0023 // PPP_OSI
+	case 0x42: // the spanning tree SAP
+		return 0x0201 // PPP_BRPDU
+	case 0xe0: // the IPX SAP
+		return 0x002b
 	}
 	return ll
 }
