@@ -263,9 +263,13 @@ func (rd *Reader) packet(typ uint32, body []byte) (*layers.Frame, error) {
 	if uint64(caplen) > uint64(len(body)-20) {
 		return nil, tooShort(typ)
 	}
+	ts, err := toNanos(units, ifc.ups, ifc.offset)
+	if err != nil {
+		return nil, err
+	}
 	rd.frame = layers.Frame{
 		LinkType: ifc.link,
-		TS:       toNanos(units, ifc.ups, ifc.offset),
+		TS:       ts,
 		WireLen:  wirelen,
 		Data:     body[20 : 20+caplen],
 		Ifindex:  id,
@@ -289,7 +293,11 @@ func (rd *Reader) simplePacket(body []byte) (*layers.Frame, error) {
 	if uint64(caplen) > uint64(len(body)-4) {
 		return nil, tooShort(blockSPB)
 	}
-	rd.frame = layers.Frame{LinkType: ifc.link, TS: toNanos(0, ifc.ups, ifc.offset), WireLen: wirelen, Data: body[4 : 4+caplen]}
+	ts, err := toNanos(0, ifc.ups, ifc.offset)
+	if err != nil {
+		return nil, err
+	}
+	rd.frame = layers.Frame{LinkType: ifc.link, TS: ts, WireLen: wirelen, Data: body[4 : 4+caplen]}
 	return &rd.frame, nil
 }
 

@@ -344,3 +344,18 @@ func ngWriter(t testing.TB, ifcs ...pcapfile.NgInterface) (*pcapfile.NgWriter, *
 	}
 	return w, buf
 }
+
+// TestFarFutureTimeIsRefused: pcapng's 64-bit timestamps reach past
+// 2262-04-11, where Frame.TS (int64 ns) ends; such a packet is a clear read
+// error, never a wrapped date (the capture's packets are stamped in 2320).
+func TestFarFutureTimeIsRefused(t *testing.T) {
+	rd, err := pcapfile.Open("../../testdata/golden/captures/basic_http_far.pcapng")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rd.Close()
+	_, err = rd.Next()
+	if err == nil || !strings.Contains(err.Error(), "beyond 2262-04-11") {
+		t.Fatalf("first packet of a 2320 capture: err %v, want a time-range error", err)
+	}
+}
