@@ -278,7 +278,7 @@ func (s *session) setupFiles(namer output.Namer, scanners []string) {
 // closed flow's file, with the http_alert_fd / http_cmd hooks for bodies.
 func (s *session) setupScanners(scanners []string, warn func(string)) {
 	c := s.c
-	opts := scan.Options{NoDecompress: c.noDecompress, Warn: warn}
+	opts := scan.Options{NoDecompress: c.noDecompress, Warn: warn, OpenBody: s.openBody}
 	alert := s.hooks.alertWriter(paramIntDefault(c.params, "http_alert_fd", -1))
 	cmd := s.hooks.command(c.params["http_cmd"])
 	if alert != nil || cmd != nil {
@@ -299,6 +299,17 @@ func (s *session) setupScanners(scanners []string, warn func(string)) {
 		return runner.Process(s.ctx, scan.FlowInfo{Path: f.Name,
 			Start: time.Unix(0, f.Start).UTC(), End: time.Unix(0, f.Last).UTC()})
 	}
+}
+
+// openBody creates an HTTP body file through the flow files' descriptor
+// limit, as 1.6.1's retrying_open (which may close a flow file, and traces
+// the open at debug level 2).
+func (s *session) openBody(path string) (*os.File, error) {
+	fd, err := s.sink.Files.RetryingOpen(path, unix.O_WRONLY|unix.O_CREAT|unix.O_TRUNC, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	return os.NewFile(uintptr(fd), path), nil
 }
 
 // inputs processes -r files, then -R files, or the live interface. It

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -214,5 +215,60 @@ func TestTemplateEndingInSlashMakesNoLastDirectory(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "d", "sub")); !os.IsNotExist(err) {
 		t.Errorf("d/sub exists (stat: %v); only the directories before the last part should", err)
+	}
+}
+
+// TestPostProcessingReopensAndFlushes: like 1.6.1's post_process, a closing
+// flow whose file the descriptor LRU closed is reopened before it is
+// scanned, and the scanner sees every byte written (buffered ones too).
+func TestPostProcessingReopensAndFlushes(t *testing.T) {
+	dir := t.TempDir()
+	var traces []string
+	scanned := map[string]string{}
+	s := &Sink{
+		Files: &Files{Namer: Namer{Template: "f%N", OutDir: dir}, MaxFDs: 1, Warn: func(msg string) { t.Error(msg) },
+			DebugLevel: 5, Debugf: func(format string, args ...any) { traces = append(traces, fmt.Sprintf(format, args...)) }},
+		Scan: func(f *flow.Flow) (string, error) {
+			data, err := os.ReadFile(f.Name)
+			scanned[filepath.Base(f.Name)] = string(data)
+			return "", err
+		},
+		Debugf: func(int, string, ...any) {},
+	}
+	a := &flow.Flow{ID: 0, Key: flow.Key{Src: netip.MustParseAddr("10.0.0.1"), Family: 2}}
+	b := &flow.Flow{ID: 1, Key: flow.Key{Src: netip.MustParseAddr("10.0.0.1"), Family: 2}}
+	for _, w := range []struct {
+		f    *flow.Flow
+		data string
+	}{{a, "hello"}, {b, "world"}} { // opening b closes a
+		if err := s.OpenFile(w.f); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.WriteFile(w.f, 0, []byte(w.data), 0); err != nil {
+			t.Fatal(err)
+		}
+		w.f.LastByte = int64(len(w.data))
+	}
+	traces = nil
+	for _, f := range []*flow.Flow{b, a} {
+		if err := s.CloseFlow(f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if d := cmp.Diff(map[string]string{filepath.Base(a.Name): "hello", filepath.Base(b.Name): "world"}, scanned); d != "" {
+		t.Errorf("scanned bytes (-want +got):\n%s", d)
+	}
+	want := []string{
+		b.Name + ": closing file in tcpip::close_file",
+		fmt.Sprintf("retrying_open ::open(fn=%s,oflag=x42,mask:x1b6)=%s", a.Name, "FD"),
+		a.Name + ": opening existing file",
+		a.Name + ": closing file in tcpip::close_file",
+	}
+	fdRE := regexp.MustCompile(`\)=\d+$`)
+	for i := range traces {
+		traces[i] = fdRE.ReplaceAllString(traces[i], ")=FD")
+	}
+	if d := cmp.Diff(want, traces); d != "" {
+		t.Errorf("traces while closing (-want +got):\n%s", d)
 	}
 }
