@@ -270,7 +270,13 @@ func dirOp(dir, what string, src, dst func() *frag) *frag {
 	case "", "or":
 		return or(src(), dst())
 	}
-	fail("'%s' is not a valid qualifier for %s", dir, what)
+	if what == "addresses" {
+		what = "addresses other than 802.11 MAC addresses"
+	}
+	if strings.Contains(wlanDirs[dir], " and ") {
+		fail("%s not valid qualifiers for %s", wlanDirs[dir], what)
+	}
+	fail("%s not a valid qualifier for %s", wlanDirs[dir], what)
 	return nil
 }
 
@@ -341,6 +347,9 @@ func (g *gen) ehost(mac [6]byte, dir string) *frag {
 	if g.link != layers.LinkEthernet {
 		fail("ethernet addresses supported only on ethernet/FDDI/token ring/802.11/ATM LANE/Fibre Channel")
 	}
+	if d, ok := wlanDirs[dir]; ok {
+		fail("%s only supported on 802.11 with 802.11 headers", d)
+	}
 	at := func(off uint32) func() *frag { return func() *frag { return bcmp(off, mac[:]) } }
 	return dirOp(dir, "addresses", at(6), at(0))
 }
@@ -399,7 +408,11 @@ func (g *gen) portOp(v6 bool, lo, hi uint32, isRange bool, ipProto uint32, dir s
 		b0 = and(cmp(g.nl()+9, szB, ipProto), g.ipfrag())
 	}
 	side := func(off uint32) func() *frag { return func() *frag { return atom(off, lo, hi, isRange) } }
-	return and(b0, dirOp(dir, "ports", side(0), side(2)))
+	what := "ports"
+	if isRange {
+		what = "port ranges"
+	}
+	return and(b0, dirOp(dir, what, side(0), side(2)))
 }
 
 func (g *gen) portFamily(v6 bool, lo, hi uint32, isRange bool, ipProto int, dir string) *frag {

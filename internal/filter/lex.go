@@ -171,6 +171,9 @@ func lexWord(s string) (token, int, error) {
 	if kw, ok := linkOnlyKeywords[w]; ok {
 		return token{kind: tKW, text: kw}, n, nil
 	}
+	if kw, ok := wlanDirKeywords[w]; ok {
+		return token{kind: tKW, text: kw}, n, nil
+	}
 	if v, ok := namedNumbers[w]; ok {
 		return token{kind: tNum, text: w, num: v}, n, nil
 	}

@@ -22,6 +22,23 @@ var linkOnlyKeywords = map[string]string{
 	"sls": "sls", "hsio": "hsio", "hopc": "hopc", "hdpc": "hdpc", "hsls": "hsls",
 }
 
+// wlanDirs are the 802.11 address qualifiers (libpcap's ADDR1…ADDR4, RA,
+// TA), each with how libpcap's messages name it.
+var wlanDirs = map[string]string{
+	"addr1": "'addr1' and 'address1' are", "addr2": "'addr2' and 'address2' are",
+	"addr3": "'addr3' and 'address3' are", "addr4": "'addr4' and 'address4' are",
+	"ra": "'ra' is", "ta": "'ta' is",
+}
+
+// wlanDirKeywords are the scanner's words for them.
+var wlanDirKeywords = map[string]string{
+	"addr1": "addr1", "address1": "addr1", "addr2": "addr2", "address2": "addr2",
+	"addr3": "addr3", "address3": "addr3", "addr4": "addr4", "address4": "addr4",
+	"ra": "ra", "ta": "ta",
+}
+
+func isWlanDir(t token) bool { return t.kind == tKW && wlanDirs[t.text] != "" }
+
 // linkOnlyErrors are the messages of the primitives that take no value or
 // take a field value; the MTP3 "h" forms report the field without the h,
 // and the OAM F4 cells are named "oam4ec"/"oam4sc", as libpcap does.

@@ -243,7 +243,7 @@ func (p *parser) isHeadWord(t token) bool {
 	case "src", "dst", "host", "net", "port", "portrange", "proto", "protochain", "gateway":
 		return true
 	}
-	return false
+	return isWlanDir(t)
 }
 
 func (p *parser) rterm(q0 qual) (node, qual, bool) {
@@ -318,6 +318,8 @@ func (p *parser) headID() (node, qual, bool) {
 			p.next()
 			p.next()
 		}
+	} else if isWlanDir(p.peek()) {
+		q.dir = p.next().text
 	}
 	if p.isKW("host", "net", "port", "portrange") {
 		q.addr = p.next().text

@@ -223,16 +223,15 @@ func sameFrame(a, b layers.Frame) bool {
 // filterPending: expressions where bpflow is known to differ from libpcap
 // on these captures, with the reason.
 var filterPending = map[string]string{
-	"ip6 protochain 6":             "README: protochain is refused (libpcap accepts it)",
-	"ip6 protochain 300":           "README: protochain is refused (libpcap accepts it)",
-	"ip protochain 6":              "README: protochain is refused (libpcap accepts it)",
-	"geneve":                       "README: geneve is refused (libpcap accepts it)",
-	"ip and geneve":                "README: geneve is refused (libpcap accepts it)",
-	"atalk":                        "README: atalk/ipx forms are refused (libpcap accepts them)",
-	"ipx":                          "README: atalk/ipx forms are refused (libpcap accepts them)",
-	"aarp":                         "README: atalk/ipx forms are refused (libpcap accepts them)",
-	"decnet host 1.2":              "README: decnet forms are refused (libpcap accepts them; bpflow says 'decnet' modifier applied to host)",
-	"decnet src 10.20":             "README: decnet forms are refused (libpcap accepts them; bpflow says 'decnet' modifier applied to host)",
-	"decnet dst 1.1":               "README: decnet forms are refused (libpcap accepts them; bpflow says 'decnet' modifier applied to host)",
-	"wlan addr1 02:00:00:00:00:0a": "libpcap: 802.11-only primitive on this link type (its own message); bpflow: syntax error",
+	"ip6 protochain 6":   "README: protochain is refused (libpcap accepts it)",
+	"ip6 protochain 300": "README: protochain is refused (libpcap accepts it)",
+	"ip protochain 6":    "README: protochain is refused (libpcap accepts it)",
+	"geneve":             "README: geneve is refused (libpcap accepts it)",
+	"ip and geneve":      "README: geneve is refused (libpcap accepts it)",
+	"atalk":              "README: atalk/ipx forms are refused (libpcap accepts them)",
+	"ipx":                "README: atalk/ipx forms are refused (libpcap accepts them)",
+	"aarp":               "README: atalk/ipx forms are refused (libpcap accepts them)",
+	"decnet host 1.2":    "README: decnet forms are refused (libpcap accepts them; bpflow says 'decnet' modifier applied to host)",
+	"decnet src 10.20":   "README: decnet forms are refused (libpcap accepts them; bpflow says 'decnet' modifier applied to host)",
+	"decnet dst 1.1":     "README: decnet forms are refused (libpcap accepts them; bpflow says 'decnet' modifier applied to host)",
 }
