@@ -48,7 +48,7 @@ bench-offline:
 	scripts/bench-offline.sh $(BENCH_ARGS)
 
 # Live capture beside tcpflow and tcpdump between two network namespaces
-# (../shared/bench scenarios: bulk, bulk-rate, manyflows, select1pct); needs root.
+# (bench/ scenarios: bulk, bulk-rate, manyflows, select1pct); needs root.
 bench-live:
 	scripts/bench-live.sh $(BENCH_ARGS)
 

@@ -8,7 +8,7 @@
 # SCENARIOs: bulk bulk-rate manyflows select1pct (default: all four).
 # Captures compared: none, tcpflow-o, bpflow (eBPF, copy path chosen by
 # feature probe), bpflow-scratch (eBPF, per-CPU scratch copy path forced).
-# BENCH_DIR is the harness directory (default /work/shared/bench); the
+# BENCH_DIR is the harness directory (default: bench/ in this repository); the
 # harness needs root, iproute2, ethtool, iperf3, tcpflow, tcpdump and Go.
 # WORKDIR is where captures write (default: the harness's choice); use a
 # tmpfs (e.g. WORKDIR=/dev/shm/bench MIN_FREE_GB=5) to measure capture, not
@@ -26,7 +26,7 @@ done
 shift $((OPTIND - 1))
 SCENARIOS=("$@")
 [ ${#SCENARIOS[@]} -gt 0 ] || SCENARIOS=(bulk bulk-rate manyflows select1pct)
-BENCH_DIR=${BENCH_DIR:-/work/shared/bench}
+BENCH_DIR=${BENCH_DIR:-$(cd "$(dirname "$0")/.." && pwd)/bench}
 [ -x "$BENCH_DIR/run.sh" ] || { echo "bench-live: no harness at $BENCH_DIR/run.sh (set BENCH_DIR)" >&2; exit 1; }
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)

@@ -40,6 +40,7 @@ type session struct {
 	demux    bool
 	wifiviz  bool
 	programs map[layers.LinkType]*filter.Program
+	decoder  layers.Decoder
 	hooks    hooks
 	// reportPath is the report's name (for -U's chown).
 	reportPath string
@@ -77,6 +78,7 @@ func (r *run) execute(c *config, operands []string, scanners []string) int {
 		return code
 	}
 	s.tdelta = paramInt(c.params["tdelta"])
+	s.decoder.IgnoreFCS = !paramBool(c.params["check_fcs"], true)
 	// bpflow difference 2: console modes write no report unless -X is given.
 	if paramBool(c.params["enable_report"], true) && (!c.console || c.reportFile != "") {
 		if c.chroot != "" {
@@ -94,16 +96,9 @@ func (r *run) execute(c *config, operands []string, scanners []string) int {
 		// after a fatal error tcpflow leaves the report unterminated; the
 		// file is still closed (Finish closes it on success)
 		defer func() { _ = rep.Close() }() // nothing left to report about it
-		// 1.6.1 checks -w before it finishes the report's header
-		if c.unkPackets != "" && len(c.rfiles) == 0 {
-			r.errln(wNeedsR)
-			return 1
-		}
-		if err := rep.FinishHeader(s.tdelta); err != nil {
-			r.errln(reportFile + ": " + strerror(err))
-			return 1
-		}
 	}
+	// 1.6.1 sets up -w, and stops on its errors, before it finishes the
+	// report's header
 	if c.unkPackets != "" {
 		if code, ok := s.openUnprocessed(); !ok {
 			return code
@@ -116,6 +111,12 @@ func (r *run) execute(c *config, operands []string, scanners []string) int {
 			}
 		}
 	}()
+	if s.report != nil {
+		if err := s.report.FinishHeader(s.tdelta); err != nil {
+			r.errln(reportFile + ": " + strerror(err))
+			return 1
+		}
+	}
 	if p, ok := c.params["debug-prefix"]; ok {
 		r.prefix = p
 	} else {
@@ -135,15 +136,31 @@ func (r *run) execute(c *config, operands []string, scanners []string) int {
 		<-noticed // the notice is on its way: keep stderr in order
 	}
 	if code < 0 {
+		s.abandon()
 		return 1
 	}
 	if err := s.finish(); err != nil {
+		s.abandon()
 		return 1
 	}
 	return code
 }
 
-const wNeedsR = "currently the -w option requires the -r option"
+// abandon is the end after a fatal error: like 1.6.1, which exits there,
+// no flow is closed (no mtimes, no report entries), but every byte already
+// taken in reaches its file (1.6.1 writes each segment at once, and exit
+// flushes -K's stdio buffers).
+func (s *session) abandon() {
+	if s.sink == nil {
+		return
+	}
+	if f := s.sink.Files; f != nil {
+		f.Abandon()
+	}
+	if s.split != nil {
+		_ = s.split.Close() // the run already failed; 1.6.1's exit ignores these errors too
+	}
+}
 
 // openUnprocessed sets up -w the way tcpflow 1.6.1 checks it: it needs -r,
 // and it tests the name it prints (which for several -r files is
@@ -152,7 +169,7 @@ const wNeedsR = "currently the -w option requires the -r option"
 func (s *session) openUnprocessed() (int, bool) {
 	c := s.c
 	if len(c.rfiles) == 0 {
-		s.errln(wNeedsR)
+		s.errln("currently the -w option requires the -r option")
 		return 1, false
 	}
 	name := c.rfiles[0]
@@ -250,7 +267,7 @@ func (s *session) setupFiles(namer output.Namer, scanners []string) {
 	s.sink.Files = &output.Files{Namer: namer, MaxFDs: maxFDs, Warn: warn,
 		DebugLevel: c.debug, Debugf: s.tracef, WriteThrough: c.live()}
 	if c.index {
-		s.sink.Index = &output.Index{Warn: warn}
+		s.sink.Index = &output.Index{Warn: warn, Debugf: s.logf}
 	}
 	if c.sel.PostProcessing {
 		s.setupScanners(scanners, warn)
@@ -261,7 +278,7 @@ func (s *session) setupFiles(namer output.Namer, scanners []string) {
 // closed flow's file, with the http_alert_fd / http_cmd hooks for bodies.
 func (s *session) setupScanners(scanners []string, warn func(string)) {
 	c := s.c
-	opts := scan.Options{NoDecompress: c.noDecompress, Warn: warn}
+	opts := scan.Options{NoDecompress: c.noDecompress, Warn: warn, OpenBody: s.openBody}
 	alert := s.hooks.alertWriter(paramIntDefault(c.params, "http_alert_fd", -1))
 	cmd := s.hooks.command(c.params["http_cmd"])
 	if alert != nil || cmd != nil {
@@ -282,6 +299,17 @@ func (s *session) setupScanners(scanners []string, warn func(string)) {
 		return runner.Process(s.ctx, scan.FlowInfo{Path: f.Name,
 			Start: time.Unix(0, f.Start).UTC(), End: time.Unix(0, f.Last).UTC()})
 	}
+}
+
+// openBody creates an HTTP body file through the flow files' descriptor
+// limit, as 1.6.1's retrying_open (which may close a flow file, and traces
+// the open at debug level 2).
+func (s *session) openBody(path string) (*os.File, error) {
+	fd, err := s.sink.Files.RetryingOpen(path, unix.O_WRONLY|unix.O_CREAT|unix.O_TRUNC, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	return os.NewFile(uintptr(fd), path), nil
 }
 
 // inputs processes -r files, then -R files, or the live interface. It
@@ -346,6 +374,7 @@ func (s *session) live() int {
 	if !s.dropRoot() {
 		return -1
 	}
+	s.logf(20, "filter expression: '%s'", s.expr)
 	if err := s.openWritten(src.LinkType(), 65536); err != nil {
 		return -1
 	}
@@ -392,10 +421,17 @@ func (s *session) file(path string) error {
 	if !s.dropRoot() {
 		return errFatal
 	}
-	dlt := dltOf(rd.LinkType())
+	dlt := rd.LinkType().DLT()
 	s.logf(3, "looking for handler for datalink type %d for interface %s", dlt, path)
 	if !layers.Supported(rd.LinkType()) {
 		s.die(fmt.Sprintf("sorry - unknown datalink type %d on interface %s", dlt, path))
+		return errFatal
+	}
+	s.logf(20, "filter expression: '%s'", s.expr)
+	if dlt == 14 {
+		// 1.6.1 reads DLT 14 (OpenBSD's DLT_RAW) as raw IP, but libpcap on
+		// Linux compiles no filter for it, not even tcpflow's empty one.
+		s.die(fmt.Sprintf("unknown data link type %d (min 104, max 289)", dlt))
 		return errFatal
 	}
 	if s.expr != "" {
@@ -500,16 +536,19 @@ func (s *session) frame(fr *layers.Frame, seg *layers.Segment) error {
 		// DEBUG(0) in tcpflow's Ethernet handler: printed at every level
 		s.errln(s.prefix + ": error: the captured packet header bytes are shorter than the ether_type offset")
 	}
-	st := layers.Decode(fr, seg)
+	st := s.decoder.Decode(fr, seg)
 	if s.netviz != nil {
 		s.netviz.AddFrame(fr, seg, st)
 	}
 	if st == layers.StatusNotIP {
 		return nil
 	}
-	s.logf(10, "process_pkt..............................................................................")
-	if ipAt >= 0 {
-		s.ipTraces(fr.Data[ipAt:])
+	// these traces are tcpdemux's: with it disabled (-E md5) 1.6.1 is silent
+	if s.demux {
+		s.logf(10, "process_pkt..............................................................................")
+		if ipAt >= 0 {
+			s.ipTraces(fr.Data[ipAt:])
+		}
 	}
 	// tcpflow sees microseconds; nanosecond captures are truncated.
 	ts := floorDiv(fr.TS, 1000)*1000 + s.tdelta*1e9
@@ -559,15 +598,6 @@ func ethernetRunt(data []byte) bool {
 		}
 	}
 	return false
-}
-
-// dltOf is the DLT value libpcap reports for a file's LINKTYPE (they differ
-// only for a few link types; RAW is the one bpflow meets).
-func dltOf(lt layers.LinkType) int {
-	if lt == layers.LinkRaw {
-		return 12
-	}
-	return int(lt)
 }
 
 func floorDiv(a, b int64) int64 {

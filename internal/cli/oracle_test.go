@@ -87,6 +87,8 @@ func TestCommandLineMatchesTcpflow(t *testing.T) {
 		{"-cFX", "-FX", "-a"},
 		{"-v", "-B", "-C", "-c", "-D", "-I", "-g", "-m", "5", "-p", "-s", "-h"}, {"-v", "-hh"},
 		{"-L", "lock", "-h"}, {"-d", "x", "-Y"}, {"-K", "-h"}, {"-f", "0", "-h"},
+		// -h shows the template in force after all options
+		{"-h", "-T", "%A-%B"}, {"-hh", "-T", "%A-%B"}, {"-T", "%A-%B", "-Fk", "-h"}, {"-Fc", "-h"},
 	}
 	for _, args := range cases {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {

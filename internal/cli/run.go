@@ -113,7 +113,7 @@ func (r *run) main(argv []string) int {
 		return 0
 	}
 	if c.help > 0 {
-		r.usage(c.help)
+		r.usage(c.help, c.template)
 		return 0
 	}
 	if err := c.sel.Check(!c.noStore); err != nil {
@@ -167,11 +167,14 @@ func (r *run) dumpFilter(c *config, operands []string) int {
 	return 0
 }
 
-func (r *run) usage(level int) {
+// usage prints -h (level 1) or -hh; like 1.6.1 it shows the filename
+// template in force after all options (-T, -F) as the "default".
+func (r *run) usage(level int, template string) {
 	text := usageText
 	if level > 1 {
 		r.logf(10, "found max FDs to be %d using getdtablesize", dtableSize())
 		text = strings.Replace(usageLongText, "{{MAXFDS}}", strconv.Itoa(dtableSize()), 1)
 	}
+	text = strings.ReplaceAll(text, "{{TEMPLATE}}", template)
 	_, _ = io.WriteString(r.stdout, strings.Replace(text, "{{PROG}}", r.prog, 1))
 }

@@ -42,13 +42,20 @@ func andChecks(a, b *frag) *frag {
 func (g *gen) arith(x arith) *arthCode {
 	switch x := x.(type) {
 	case aNum:
+		if x.err != nil {
+			panic(x.err)
+		}
 		r := g.allocReg()
 		return &arthCode{stmts: []stmt{{opLD | mIMM, x.v}, {opST, r}}, reg: r}
 	case aLen:
 		r := g.allocReg()
 		return &arthCode{stmts: []stmt{{opLD | mLEN | szW, 0}, {opST, r}}, reg: r}
 	case aLoad:
-		return g.load(x.proto, g.arith(x.idx), x.size)
+		idx := g.arith(x.idx)
+		if x.sizeErr != nil {
+			panic(x.sizeErr)
+		}
+		return g.load(x.proto, idx, x.size)
 	case aNeg:
 		a := g.arith(x.x)
 		a.stmts = append(a.stmts, toA(a), stmt{opALU | aluNEG, 0}, stmt{opST, a.reg})
@@ -115,6 +122,8 @@ func (g *gen) load(proto string, idx *arthCode, size uint32) *arthCode {
 	case "icmp6":
 		checks = and(andChecks(checks, g.abbrev("ip6")), cmp(g.nl()+6, szB, ipICMP6))
 		s = append(s, toX(idx), stmt{opLD | mIND | sz, g.nl() + 40})
+	case "radio":
+		fail("radio information not present in capture")
 	default:
 		fail("unsupported index operation")
 	}

@@ -171,7 +171,24 @@ func ethernetFrames() []frame {
 		full(ethFrame(macB, macA, 0x8864, cat([]byte{0x11, 0}, be16(5), be16(uint16(len(tcp6)+2)), be16(0x0057), tcp6))),
 		full(ethFrame("ff:ff:ff:ff:ff:ff", macA, 0x8863, cat([]byte{0x11, 0x09, 0, 0, 0, 4}, []byte{1, 1, 0, 0}))),
 	)
+	for _, pdu := range osiPDUs() {
+		fs = append(fs, full(cat([]byte{0x01, 0x80, 0xc2, 0, 0, 0x14}, []byte{0, 0x11, 0x22, 0x33, 0x44, 0x55},
+			be16(uint16(3+len(pdu))), []byte{0xfe, 0xfe, 0x03}, pdu)))
+	}
 	return fs
+}
+
+// osiPDUs are OSI network-layer PDUs (after the LLC header): IS-IS of every
+// PDU type libpcap's l1/l2/iih/lsp/snp names test, plus one unknown type,
+// CLNP and ES-IS.
+func osiPDUs() [][]byte {
+	var out [][]byte
+	for _, typ := range []byte{15, 16, 17, 18, 20, 24, 25, 26, 27, 9} {
+		out = append(out, cat([]byte{0x83, 27, 1, 0, typ, 1, 0, 0}, make([]byte, 30)))
+	}
+	return append(out,
+		cat([]byte{0x81, 51, 1, 30, 0x1c, 0, 60, 0}, make([]byte, 30)),
+		cat([]byte{0x82, 9, 1, 0, 0x02, 0, 30, 0}, make([]byte, 30)))
 }
 
 // truncated is a snaplen-64 capture: wire length differs from captured length.
@@ -217,6 +234,9 @@ func corpus() []corpusFile {
 	eth := ethernetFrames()
 	arp := ethFrame(macA, macB, 0x0806, arpPacket(2, macB, "192.168.1.1", "192.168.1.2"))[12:]
 	sll := append(linkFrames(sllHeader), full(cat(sllHeader(0, 4)[:14], arp)))
+	for _, pdu := range osiPDUs()[:3] {
+		sll = append(sll, full(cat(sllHeader(4, 0), []byte{0xfe, 0xfe, 0x03}, pdu)))
+	}
 	sll2 := append(linkFrames(sll2Header), full(cat(be16(0x0806), sll2Header(0, 1)[2:], arp[2:])))
 	return []corpusFile{
 		{"ethernet", layers.LinkEthernet, "EN10MB", eth},
@@ -234,7 +254,8 @@ func corpus() []corpusFile {
 		{"ipv6", layers.LinkIPv6, "IPV6", linkFrames(func(et uint16, _ int) []byte { return onlyEther(et, 0x86dd) })},
 		{"ppp", layers.LinkPPP, "PPP", append(linkFrames(func(et uint16, _ int) []byte {
 			return cat([]byte{0xff, 0x03}, be16(uint16(pppType(uint32(et)))))
-		}), full(cat([]byte{0xff, 0x03, 0x02, 0x81, 0, 0, 0x51, 64}, ipv4Packet("1.2.3.4", "10.0.0.1", 6, 0, nil, tcpSeg(1234, 80, 0x18, "mpls")))))},
+		}), full(cat([]byte{0xff, 0x03, 0x02, 0x81, 0, 0, 0x51, 64}, ipv4Packet("1.2.3.4", "10.0.0.1", 6, 0, nil, tcpSeg(1234, 80, 0x18, "mpls")))),
+			full(cat([]byte{0xff, 0x03, 0x00, 0x23}, osiPDUs()[0])), full(cat([]byte{0xff, 0x03, 0x00, 0x23}, osiPDUs()[10])))},
 	}
 }
 

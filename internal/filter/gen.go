@@ -126,6 +126,9 @@ func (g *gen) linktype(ll uint32) *frag {
 	case layers.LinkEthernet:
 		return g.etherLinktype(ll)
 	case layers.LinkLinuxSLL, layers.LinkLinuxSLL2:
+		if ll == sapISONS || ll == 0x06 || ll == 0xf0 { // ISO, IP and NetBEUI SAPs: DSAP and SSAP
+			return and(cmp(uint32(g.offLinkTyp), szH, 4), cmp(uint32(g.offLinkPL), szH, ll<<8|ll))
+		}
 		if ll <= etMTU {
 			return and(cmp(uint32(g.offLinkTyp), szH, 4), cmp(uint32(g.offLinkPL), szB, ll))
 		}
@@ -201,6 +204,13 @@ func (g *gen) proto(v uint32, proto, dir string) *frag {
 		fail("DECNET encapsulation is not specifiable")
 	case "lat", "sca", "moprc", "mopdl":
 		fail("%s does not encapsulate another protocol", strings.ToUpper(proto))
+	case "iso":
+		return and(g.linktype(sapISONS), cmp(g.nlNoSNAP(), szB, v))
+	case "isis":
+		// The PDU type is 4 bytes into the IS-IS header.
+		return and(g.proto(nlpidISIS, "iso", ""), cmp(g.nlNoSNAP()+4, szB, v))
+	case "clnp":
+		fail("'clnp proto' is not supported")
 	}
 	fail("'%s proto' is bogus", proto)
 	return nil
@@ -231,8 +241,17 @@ func (g *gen) abbrev(proto string) *frag {
 	if p, ok := abbrevIP[proto]; ok {
 		return g.proto(p.proto, p.family, "")
 	}
-	if proto == "ether" {
+	if v, ok := abbrevISO[proto]; ok {
+		return g.proto(v, "iso", "")
+	}
+	if pdus, ok := isisPDUs[proto]; ok {
+		return g.isisPDU(pdus)
+	}
+	switch proto {
+	case "ether":
 		fail("link layer applied in wrong context")
+	case "radio":
+		fail("'radio' is not a valid protocol type")
 	}
 	fail("'%s' is not supported by bpflow", proto)
 	return nil
@@ -251,7 +270,13 @@ func dirOp(dir, what string, src, dst func() *frag) *frag {
 	case "", "or":
 		return or(src(), dst())
 	}
-	fail("'%s' is not a valid qualifier for %s", dir, what)
+	if what == "addresses" {
+		what = "addresses other than 802.11 MAC addresses"
+	}
+	if strings.Contains(wlanDirs[dir], " and ") {
+		fail("%s not valid qualifiers for %s", wlanDirs[dir], what)
+	}
+	fail("%s not a valid qualifier for %s", wlanDirs[dir], what)
 	return nil
 }
 
@@ -322,6 +347,9 @@ func (g *gen) ehost(mac [6]byte, dir string) *frag {
 	if g.link != layers.LinkEthernet {
 		fail("ethernet addresses supported only on ethernet/FDDI/token ring/802.11/ATM LANE/Fibre Channel")
 	}
+	if d, ok := wlanDirs[dir]; ok {
+		fail("%s only supported on 802.11 with 802.11 headers", d)
+	}
 	at := func(off uint32) func() *frag { return func() *frag { return bcmp(off, mac[:]) } }
 	return dirOp(dir, "addresses", at(6), at(0))
 }
@@ -380,7 +408,11 @@ func (g *gen) portOp(v6 bool, lo, hi uint32, isRange bool, ipProto uint32, dir s
 		b0 = and(cmp(g.nl()+9, szB, ipProto), g.ipfrag())
 	}
 	side := func(off uint32) func() *frag { return func() *frag { return atom(off, lo, hi, isRange) } }
-	return and(b0, dirOp(dir, "ports", side(0), side(2)))
+	what := "ports"
+	if isRange {
+		what = "port ranges"
+	}
+	return and(b0, dirOp(dir, what, side(0), side(2)))
 }
 
 func (g *gen) portFamily(v6 bool, lo, hi uint32, isRange bool, ipProto int, dir string) *frag {
@@ -457,6 +489,12 @@ func pppType(ll uint32) uint32 {
 		return 0x002b
 	case etMPLS:
 		return 0x0281
+	case sapISONS:
+		return 0x0023 // PPP_OSI
+	case 0x42: // the spanning tree SAP
+		return 0x0201 // PPP_BRPDU
+	case 0xe0: // the IPX SAP
+		return 0x002b
 	}
 	return ll
 }

@@ -24,6 +24,10 @@ type token struct {
 	kind tokKind
 	text string
 	num  uint32
+	// err is the scanner's complaint about the token (a number that
+	// overflows, a malformed MAC address). libpcap records it when the
+	// parser first reads the token, so an error found earlier wins.
+	err error
 }
 
 // keywords are libpcap's reserved words; each maps to its canonical spelling.
@@ -148,6 +152,9 @@ func lexWord(s string) (token, int, error) {
 		if _, err := netip.ParseAddr(w); err == nil {
 			return token{kind: tHID6, text: w}, n, nil
 		}
+		if b := bogusMACLen(w); b > 0 {
+			return token{kind: tEID, text: w[:b], err: errorf("bogus ethernet address %s", w[:b])}, b, nil
+		}
 		n = strings.IndexByte(w, ':')
 		if n == 0 {
 			return token{kind: tOp, text: ":"}, 1, nil
@@ -161,6 +168,12 @@ func lexWord(s string) (token, int, error) {
 	if kw, ok := keywords[w]; ok {
 		return token{kind: tKW, text: kw}, n, nil
 	}
+	if kw, ok := linkOnlyKeywords[w]; ok {
+		return token{kind: tKW, text: kw}, n, nil
+	}
+	if kw, ok := wlanDirKeywords[w]; ok {
+		return token{kind: tKW, text: kw}, n, nil
+	}
 	if v, ok := namedNumbers[w]; ok {
 		return token{kind: tNum, text: w, num: v}, n, nil
 	}
@@ -169,12 +182,42 @@ func lexWord(s string) (token, int, error) {
 	}
 	if isNumber(w) {
 		v, err := parseNumber(w)
-		return token{kind: tNum, text: w, num: v}, n, err
+		return token{kind: tNum, text: w, num: v, err: err}, n, nil
 	}
 	if isDotted(w) {
 		return token{kind: tHID, text: w}, n, nil
 	}
 	return token{kind: tID, text: w}, n, nil
+}
+
+// bogusMACLen is the length of the longest prefix of w that libpcap's
+// scanner takes for a malformed MAC address (1 or 2 hex digits and colons,
+// twice or more, ending in a colon), or 0 when a MAC or IPv6 address prefix
+// of at least that length wins flex's longest match (or there is none).
+func bogusMACLen(w string) int {
+	end, groups := 0, 0
+	for i := 0; ; groups++ {
+		j := i
+		for j < len(w) && j-i < 2 && isHex(w[j:j+1]) {
+			j++
+		}
+		if j == i || j == len(w) || w[j] != ':' {
+			break
+		}
+		for j < len(w) && w[j] == ':' {
+			j++
+		}
+		i, end = j, j
+	}
+	if groups < 2 {
+		return 0
+	}
+	for n := len(w); n >= end; n-- {
+		if _, err := netip.ParseAddr(w[:n]); err == nil || isMAC(w[:n]) {
+			return 0
+		}
+	}
+	return end
 }
 
 func isNumber(w string) bool {

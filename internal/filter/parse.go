@@ -22,6 +22,11 @@ type (
 		l, r node
 	}
 	nNot struct{ x node }
+	// nScanError is a tree with a bad token in it.
+	nScanError struct {
+		x   node
+		err error
+	}
 	// nID is an id with the qualifiers it was given or inherited.
 	nID struct {
 		q       qual
@@ -46,12 +51,16 @@ type (
 type arith interface{}
 
 type (
-	aNum  struct{ v uint32 }
+	aNum struct {
+		v   uint32
+		err error // from the scanner
+	}
 	aLen  struct{}
 	aLoad struct {
-		proto string
-		idx   arith
-		size  uint32
+		proto   string
+		idx     arith
+		size    uint32
+		sizeErr error // from the scanner
 	}
 	aBin struct {
 		op   string
@@ -71,6 +80,8 @@ type parser struct {
 	// arithmetic before as a boolean group, and without this nested
 	// parentheses would be re-parsed once per level.
 	arithAt map[int]arithResult
+	// furthest is the furthest token the parser has looked at.
+	furthest int
 }
 
 type arithResult struct {
@@ -107,21 +118,41 @@ func parse(expr string) (node, error) {
 		return nil, nil
 	}
 	n, _, ok := p.expr(qerr)
+	if err := p.scanError(); err != nil && (!ok || p.exhausted || p.peek().kind != tEOF) {
+		return nil, err
+	}
 	if p.exhausted {
 		return nil, errorf("can't parse filter expression: memory exhausted")
 	}
 	if !ok || p.peek().kind != tEOF {
 		return nil, errorf(errSyntax)
 	}
+	if err := p.scanError(); err != nil {
+		// Code generation runs left to right and reports the bad token
+		// where it meets it, or at the end.
+		return nScanError{n, err}, nil
+	}
 	return n, nil
 }
 
-func (p *parser) peek() token { return p.toks[p.pos] }
+func (p *parser) peek() token { return p.peekAt(0) }
 func (p *parser) peekAt(i int) token {
 	if p.pos+i < len(p.toks) {
+		p.furthest = max(p.furthest, p.pos+i)
 		return p.toks[p.pos+i]
 	}
 	return token{kind: tEOF}
+}
+
+// scanError is the scanner's error for the first bad token among those
+// the parser has read, which libpcap reports unless an error came first.
+func (p *parser) scanError() error {
+	for _, t := range p.toks[:min(p.furthest+1, len(p.toks))] {
+		if t.err != nil {
+			return t.err
+		}
+	}
+	return nil
 }
 func (p *parser) next() token { t := p.toks[p.pos]; p.pos++; return t }
 
@@ -212,7 +243,7 @@ func (p *parser) isHeadWord(t token) bool {
 	case "src", "dst", "host", "net", "port", "portrange", "proto", "protochain", "gateway":
 		return true
 	}
-	return false
+	return isWlanDir(t)
 }
 
 func (p *parser) rterm(q0 qual) (node, qual, bool) {
@@ -227,6 +258,10 @@ func (p *parser) rterm(q0 qual) (node, qual, bool) {
 		case nx.kind == tKW && (nx.text == "broadcast" || nx.text == "multicast"):
 			proto := p.next().text
 			return nOther{kw: p.next().text, proto: proto}, qerr, true
+		case nx.kind == tKW && (nx.text == "type" || nx.text == "subtype" || nx.text == "dir"):
+			p.next() // "pqual p80211": the protocol is ignored
+			n, ok := p.p80211()
+			return n, qerr, ok
 		}
 		return nAbbrev{proto: p.next().text}, qerr, true
 	case p.isHeadWord(p.peek()):
@@ -251,6 +286,9 @@ func (p *parser) rterm(q0 qual) (node, qual, bool) {
 	case p.peek().kind == tKW:
 		if n, ok := p.other(); ok {
 			return n, qerr, true
+		}
+		if n, ok := p.linkOnly(); n != nil {
+			return n, qerr, ok
 		}
 		if p.isKW("len") {
 			return p.relation()
@@ -280,6 +318,8 @@ func (p *parser) headID() (node, qual, bool) {
 			p.next()
 			p.next()
 		}
+	} else if isWlanDir(p.peek()) {
+		q.dir = p.next().text
 	}
 	if p.isKW("host", "net", "port", "portrange") {
 		q.addr = p.next().text
@@ -475,7 +515,7 @@ func (p *parser) primary() (arith, bool) {
 	switch {
 	case t.kind == tNum:
 		p.next()
-		return aNum{t.num}, true
+		return aNum{t.num, t.err}, true
 	case p.isKW("len"):
 		p.next()
 		return aLen{}, true
@@ -498,19 +538,20 @@ func (p *parser) primary() (arith, bool) {
 		if !ok {
 			return nil, false
 		}
-		size := uint32(1)
+		size, sizeErr := uint32(1), error(nil)
 		if p.isOp(":") {
 			p.next()
 			if p.peek().kind != tNum {
 				return nil, false
 			}
-			size = p.next().num
+			t := p.next()
+			size, sizeErr = t.num, t.err
 		}
 		if !p.isOp("]") {
 			return nil, false
 		}
 		p.next()
-		return aLoad{proto: proto, idx: idx, size: size}, true
+		return aLoad{proto: proto, idx: idx, size: size, sizeErr: sizeErr}, true
 	}
 	return nil, false
 }

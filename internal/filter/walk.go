@@ -19,6 +19,9 @@ func (g *gen) walk(n node) *frag {
 		return or(l, r)
 	case nNot:
 		return not(g.walk(n.x))
+	case nScanError:
+		g.walk(n.x)
+		panic(n.err)
 	case nAbbrev:
 		return g.abbrev(n.proto)
 	case nID:
@@ -27,6 +30,8 @@ func (g *gen) walk(n node) *frag {
 		return g.other(n)
 	case nRel:
 		return g.relation(n)
+	case nLinkOnly:
+		return g.linkOnly(n)
 	}
 	panic("filter: unknown syntax node")
 }
@@ -36,6 +41,9 @@ func (g *gen) id(n nID) *frag {
 	// syntax error for numbers, dotted addresses and names; the other
 	// address forms report their own qualifier errors, as libpcap does.
 	q := n.q
+	if n.tok.err != nil {
+		panic(n.tok.err)
+	}
 	switch n.tok.kind {
 	case tNum:
 		return g.ncode(nil, n.tok.num, q)
@@ -293,6 +301,12 @@ func lookupProto(name, proto string) uint32 {
 		v, ok := etherProtos[name]
 		if !ok {
 			fail("unknown ether proto '%s'", name)
+		}
+		return v
+	case "iso":
+		v, ok := abbrevISO[name]
+		if !ok {
+			fail("unknown osi proto '%s'", name)
 		}
 		return v
 	}

@@ -526,6 +526,12 @@ func linkCaptures() []*capture {
 		{name: "dlt_null_v6_bsd28.pcap", s: v6, link: layers.LinkNull, header: nullFamily(28)},
 		{name: "dlt_null_v6_mac30.pcap", s: v6, link: layers.LinkNull, header: nullFamily(30)},
 		{name: "dlt_raw101.pcap", s: http, link: layers.LinkRaw},
+		// Link types libpcap maps (LINKTYPE → DLT) or cannot compile a filter
+		// for: raw IP packets under them.
+		{name: "dlt_14.pcap", s: http, link: layers.LinkType(14)},
+		{name: "dlt_100.pcap", s: http, link: layers.LinkType(100)},
+		{name: "dlt_102.pcap", s: http, link: layers.LinkType(102)},
+		{name: "dlt_106.pcap", s: http, link: layers.LinkType(106)},
 		{name: "dlt_raw_v6.pcap", s: v6, link: layers.LinkRaw},
 		{name: "dlt_ipv4_228.pcap", s: http, link: layers.LinkIPv4},
 		{name: "dlt_ipv6_229.pcap", s: v6, link: layers.LinkIPv6},

@@ -37,7 +37,7 @@ func asConsole(c Case) Case {
 // cases is the golden corpus, in a fixed order.
 var cases = sync.OnceValue(func() []Case {
 	var all []Case
-	for _, group := range [][]Case{inputCases(), flowCases(), namingCases(), consoleCases(), optionCases(), linkCases(), wifiCases(), differenceCases(), hangCases(), randomCases(), realCases(), hostileCases(), filterCases()} {
+	for _, group := range [][]Case{inputCases(), flowCases(), namingCases(), consoleCases(), optionCases(), linkCases(), wifiCases(), differenceCases(), hangCases(), randomCases(), realCases(), hostileCases(), filterCases(), issue3Cases()} {
 		all = append(all, group...)
 	}
 	return all

@@ -228,32 +228,10 @@ func TestGolden(t *testing.T) {
 // match fails until it is removed from here, so the list cannot go stale.
 // BPFLOW_GOLDEN_STRICT=1 turns every pending case into a failure.
 var pending = map[string]string{
-	"dlt_radiotap_badfcs_nocheck": "-S check_fcs=NO is not honoured: radiotap frames with a bad FCS are still dropped",
 	// Found by H8's QA (mutated real captures, new option combinations).
-	"real_a_netviz":          "-a (and -e netviz) writes no report.pdf: internal/scan/netviz is not wired into the binary",
-	"open_flow_then_missing": "flows still open when a later -r input cannot be opened lose their buffered data (file has AAAA, 1.6.1 AAAA, 4 NULs, CCCC): the fatal path does not flush the file store (cli/output)",
-	"pcapng_simple_tsoffset": "Simple Packet Blocks on an interface with if_tsoffset 100: libpcap stamps them 0+offset (100 s), bpflow 0 (pcapfile)",
-	"pcapng_two_snaplens":    "a second Interface Description Block with another snaplen: libpcap fails ('an interface has a snapshot length 64 different from the snapshot length of the first interface', exit 1), bpflow reads on (pcapfile)",
-	"filter_protochain":      "libpcap accepts 'protochain'; bpflow: \"'protochain' is not supported by bpflow\", exit 1 (filter)",
-	"filter_llc":             "libpcap accepts 'llc' (and llc i/s/u/rr/ui/sabme); bpflow: syntax error (filter)",
-	"filter_iso":             "libpcap accepts isis/clnp/esis (and l1 l2 iih lsp snp csnp psnp); bpflow refuses them as unsupported (filter)",
-	"filter_decnet_host":     "libpcap accepts 'decnet host 1.2' (decnet src/dst too); bpflow: \"'decnet' modifier applied to host\" (filter)",
-	"filter_atalk_ipx":       "libpcap accepts atalk, ipx, aarp; bpflow refuses them as unsupported (filter)",
-	"filter_geneve":          "libpcap accepts 'geneve'; bpflow refuses it as unsupported (filter)",
-	"filter_bogus_mac":       "libpcap: 'bogus ethernet address 02:00:00:00:'; bpflow: syntax error (filter)",
-	"filter_80211_on_eth":    "libpcap: '802.11 link-layer types supported only on 802.11' (type/subtype; dir and wlan addr1 have their own texts); bpflow: syntax error (filter)",
-	"filter_atm_on_eth":      "libpcap: \"'vpi' supported only on raw ATM\" (vci lane oamf4 metac connectmsg metaconnect alike); bpflow: syntax error (filter)",
-	"filter_ss7_on_eth":      "libpcap: \"'sio' supported only on SS7\" (opc dpc sls and the h- forms alike); bpflow: syntax error (filter)",
-	"filter_radio_on_eth":    "libpcap: \"'radio' is not a valid protocol type\" (radio[0]: 'radio information not present in capture'); bpflow: 'not supported by bpflow' / 'unsupported index operation' (filter)",
-	"pcapng_far_future":      "pcapng timestamps after 2262 (64-bit µs allows them): bpflow's int64-nanosecond time wraps (%T gives 1735-12-13T12:52:06Z), libpcap/tcpflow print 2320 (pcapfile/layers Frame time)",
-	"T_trailing_slash":       "a template expanding to a name ending in '/': both fail with 'Cannot open: 192.168.001.001/54156/', but bpflow also creates the last directory (54156), 1.6.1 only the ones before it (output)",
-	"v_E_md5":                "-v with tcpdemux disabled (-E md5): 1.6.1 prints no 'process_pkt....' line per packet, bpflow prints them (cli)",
-	"h_after_T":              "-h shows the template in force after all options (-h -T %A-%B prints 'default %A-%B%C%c'); bpflow prints the default template (cli)",
-	"I_v":                    "-I -v: 1.6.1 prints 'opening index file: NAME.findx' for each flow file; bpflow does not (output)",
-	"real_e_http_d2":         "-e http -d 2: 1.6.1 traces 'retrying_open ::open(fn=…-HTTPBODY-001.html,oflag=x241,mask:x1a4)=FD' per body file, bpflow does not (scan); and the HTTPBODY mtimes of real_e_http",
-	"d20_filter":             "-d 20 and up: 1.6.1 prints \"filter expression: 'port 80'\" (also for an empty filter: ''); bpflow does not (cli)",
-	"e_md5_f1_d2":            "-e md5 with -f 1 -d 2: post-processing reopens each closed flow file and 1.6.1 traces it ('retrying_open ::open(fn=…,oflag=x42,…)=FD'); bpflow does not (scan/output)",
-	"real_e_http":            "HTTPBODY files get the flow's first-packet time (scan/http.go, deliberately, tcpflow issue #55) where 1.6.1 leaves the current time: not a DESIGN §4 difference; list it there and make this a Diff case, or match 1.6.1",
+	// Found by H10 (issue 3 cases).
+	"w_not_a_pcap": "-w with an input that is no capture: 1.6.1 aborts (SIGABRT, 'terminate called after throwing an instance of pcap_writer::write_error*', exit 134, empty out.pcap); bpflow prints 'tcpflow[PID]: unknown file format', exit 1, no out.pcap — a DESIGN §4.6 crash: make it a Difference (e.g. AltArgs without -w, where 1.6.1 prints 'tcpflow: unknown file format' without the PID) once the lead picks bpflow's output",
+	"w_unwritable": "-w into a missing directory: 1.6.1 aborts (SIGABRT, pcap_writer::write_error, exit 134); bpflow prints 'create nodir/out.pcap: open nodir/out.pcap: no such file or directory', exit 1 — a DESIGN §4.6 crash: make it a Difference once the lead picks bpflow's wording (tcpflow's own style would be 'nodir/out.pcap: No such file or directory')",
 }
 
 // goldenDiff runs bpflow on c and says how its output differs from what

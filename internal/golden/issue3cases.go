@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/bpflow/bpflow/internal/golden/flowdiff"
+	"github.com/bpflow/bpflow/internal/layers"
 )
 
 // issue3Captures: the inputs of issue 3's cases that no other case needs.
@@ -17,7 +18,22 @@ func issue3Captures() []*capture {
 	return []*capture{
 		eth("http_bodies.pcap", httpBodiesScript()),
 		{name: "non_tcp_be.pcap", s: nonTCPScript(), format: fmtPcapBE},
+		{name: "syns_10001.pcap", s: syns(manySYNs), link: layers.LinkRaw},
 	}
+}
+
+// manySYNs is one more flow than 1.6.1 creates before it warns about the
+// number of files.
+const manySYNs = 10001
+
+// syns: n connection attempts (a bare SYN each, raw IP to keep the capture
+// small) from client ports 20000 on; each creates a flow and no file.
+func syns(n int) *script {
+	s := newScript()
+	for i := range n {
+		s.conn().withPorts(uint16(20000+i), 80).syn()
+	}
+	return s
 }
 
 // httpBodiesScript: one keep-alive connection whose responses cover what the
@@ -98,6 +114,9 @@ func indexAndPcapCases() []Case {
 		file("I_two_conns", "two_conns.pcap", "-I"),
 		file("I_f1_many", "many_flows.pcap", "-I", "-f", "1"),
 		file("I_ooo", "ooo.pcap", "-I"),
+		file("I_Fk_outdir", "two_conns.pcap", "-I", "-Fk", "-o", "out"),
+		file("I_b5", "basic_http.pcap", "-I", "-b", "5"),
+		file("I_hole", "hole.pcap", "-I"),
 		perFlowPcaps("K_two_conns", "two_conns.pcap", 6, 1),
 		perFlowPcaps("K_outdir", "basic_http.pcap", 6, 1, "-o", "out"),
 		// Raw IP: 1.6.1 writes libpcap's DLT_RAW (12 on Linux), not the
@@ -109,7 +128,19 @@ func indexAndPcapCases() []Case {
 		file("w_ipv4_frag", "ipv4_frag.pcap", "-w", "out.pcap"),
 		file("w_only_tcp", "two_conns.pcap", "-w", "out.pcap"),
 		writeAfter("w_after_be", "non_tcp_be.pcap"),
+		withDiff(file("w_ipv6_exthdr", "ipv6_exthdr.pcap", "-w", "out.pcap"), &Difference{Design: "4.5 IPv6 extension headers are walked",
+			AltArgs: []string{"-w", "out.pcap", "-r", in("ipv6.pcap")}, Fix: []Transform{addLenPerPacket(8)}}),
+		// 1.6.1 checks that it can read "FIRST + 1 more", and cannot.
+		{Name: "w_two_inputs", Args: []string{"-w", "out.pcap", "-r", in("split1.pcap"), "-r", in("split2.pcap")}},
+		file("w_missing_input", "does_not_exist.pcap", "-w", "out.pcap"),
+		file("w_not_a_pcap", "not_a_pcap.pcap", "-w", "out.pcap"),
+		file("w_unwritable", "non_tcp.pcap", "-w", "nodir/out.pcap"),
 	}
+}
+
+func withDiff(c Case, d *Difference) Case {
+	c.Diff = d
+	return c
 }
 
 // perFlowPcaps: -K where 1.6.1 writes link type was in the per-flow pcaps
@@ -117,7 +148,7 @@ func indexAndPcapCases() []Case {
 // not a pcap file LINKTYPE) for raw IP.
 func perFlowPcaps(name, capture string, was, is uint32, opts ...string) Case {
 	c := file(name, capture, append([]string{"-K"}, opts...)...)
-	c.Diff = &Difference{Design: "(not listed yet) -K pcaps carry the input's link type",
+	c.Diff = &Difference{Design: "8 (README) -K pcaps have the right link type",
 		Fix: []Transform{pcapLinkType(was, is)}}
 	return c
 }
@@ -167,7 +198,14 @@ func hookCases() []Case {
 			Args:      []string{"-e", "http", "-S", "http_cmd=cp -t copies", "-r", in("http_bodies.pcap")},
 			Setup:     []string{"copies/"},
 			NoTcpflow: "as S_tcp_cmd_midfile: http_cmd children run when the flow closes at its FIN, before the end of the input",
-			Check:     copiesThenGolden(httpBodies()),
+			Check:     copiesThenGolden(httpBodies(), isHTTPBody),
+		},
+		{
+			Name:      "S_tcp_cmd_many",
+			Args:      []string{"-S", "tcp_cmd=cp -t copies", "-r", in("many_flows.pcap")},
+			Setup:     []string{"copies/"},
+			NoTcpflow: "as S_tcp_cmd_midfile; here 60 flows close at once, more than the 10 children tcp_cmd may run",
+			Check:     copiesThenGolden(file("many_flows", "many_flows.pcap"), isFlowFile),
 		},
 		{
 			Name: "S_tcp_cmd_midfile",
@@ -185,6 +223,9 @@ func hookCases() []Case {
 		file("S_two_equals", "basic_http.pcap", "-S", "tcp_timeout=1=2"),
 		file("S_debug_prefix_d2", "basic_http.pcap", "-S", "debug-prefix=flowx", "-d", "2"),
 		file("S_tdelta_Ft", "two_conns.pcap", "-S", "tdelta=1", "-Ft"),
+		console("c_S_tcp_alert_fd", "two_conns.pcap", "-c", "-S", "tcp_alert_fd=2"),
+		realFile("S_tcp_alert_fd_timeout", "idle.pcap", "-S", "tcp_timeout=1", "-S", "tcp_alert_fd=1"),
+		file("S_tcp_alert_fd_reuse", "reuse_after_fin.pcap", "-S", "tcp_alert_fd=2"),
 	}
 }
 
@@ -217,42 +258,52 @@ func sameAsGolden(golden Case) func(s *flowdiff.Snapshot) error {
 	}
 }
 
-// copiesThenGolden checks that copies/ holds a copy of every HTTPBODY file
-// (what "cp -t copies" run as http_cmd makes) and that, copies aside, the
-// run's output is what case golden expects (see sameAsGolden).
-func copiesThenGolden(golden Case) func(s *flowdiff.Snapshot) error {
+// copiesThenGolden checks that copies/ holds a copy of every file copied
+// says a hook ran on ("cp -t copies" as tcp_cmd or http_cmd) and that,
+// copies aside, the run's output is what case golden expects (see
+// sameAsGolden).
+func copiesThenGolden(golden Case, copied func(path string) bool) func(s *flowdiff.Snapshot) error {
 	return func(s *flowdiff.Snapshot) error {
 		s = s.Clone()
-		var bodies []string
+		var originals []string
 		for _, e := range s.Entries {
-			if e.Kind == flowdiff.KindFile && strings.Contains(e.Path, "-HTTPBODY-") && !strings.HasPrefix(e.Path, "copies/") {
-				bodies = append(bodies, e.Path)
+			if e.Kind == flowdiff.KindFile && !strings.HasPrefix(e.Path, "copies/") && copied(e.Path) {
+				originals = append(originals, e.Path)
 			}
 		}
-		if len(bodies) == 0 {
-			return fmt.Errorf("no HTTPBODY files, stderr %q", s.Stderr)
+		if len(originals) == 0 {
+			return fmt.Errorf("no files for the hook, stderr %q", s.Stderr)
 		}
-		for _, b := range bodies {
-			orig, dup := s.Entry(b), s.Entry("copies/"+b)
+		for _, o := range originals {
+			orig, dup := s.Entry(o), s.Entry("copies/"+o)
 			if dup == nil || !bytes.Equal(orig.Data, dup.Data) {
-				return fmt.Errorf("http_cmd made no faithful copies/%s", b)
+				return fmt.Errorf("the hook made no faithful copies/%s", o)
 			}
-			s.Remove("copies/" + b)
+			s.Remove("copies/" + o)
 		}
-		if s.Entry("copies") != nil {
-			s.Remove("copies")
+		if !s.Remove("copies") {
+			return fmt.Errorf("copies/ is gone")
 		}
 		return sameAsGolden(golden)(s)
 	}
 }
 
+func isHTTPBody(path string) bool { return strings.Contains(path, "-HTTPBODY-") }
+
+func isFlowFile(path string) bool { return path != "report.xml" }
+
 func privilegeCases() []Case {
 	lock := file("L_lock", "basic_http.pcap", "-L", "lock")
-	lock.Diff = &Difference{Design: "(not listed yet) -L takes a lock (1.6.1's build has no pthreads lock and exits)",
-		AltArgs: []string{"-r", in("basic_http.pcap")}, Fix: []Transform{replaceReport("the report's command line has -L lock",
-			"<command_line>tcpflow -r in/basic_http.pcap</command_line>", "<command_line>tcpflow -L lock -r in/basic_http.pcap</command_line>")}}
+	// The report's command line, the one thing -L changes in 1.6.1's
+	// output without -L, is among what flowdiff drops.
+	lock.Diff = &Difference{Design: "7 (README) -L works (Debian's 1.6.1 has no pthreads lock and exits)",
+		AltArgs: []string{"-r", in("basic_http.pcap")}}
+	lockConsole := console("L_c", "two_conns.pcap", "-c", "-L", "lock")
+	lockConsole.Diff.AltArgs = []string{"-c", "-r", in("two_conns.pcap")}
 	return []Case{
 		file("U_nobody", "basic_http.pcap", "-U", "nobody"),
+		console("U_nobody_c", "basic_http.pcap", "-c", "-U", "nobody"),
+		lockConsole,
 		file("U_nobody_no_report", "basic_http.pcap", "-U", "nobody", "-S", "enable_report=NO"),
 		file("U_unknown", "basic_http.pcap", "-U", "nosuchuser"),
 		{Name: "z_U", Args: []string{"-z", "jail", "-U", "nobody", "-r", in("basic_http.pcap")}, Setup: []string{"jail/"}},
@@ -269,7 +320,28 @@ func debugCases() []Case {
 		file("d10", "two_conns.pcap", "-d", "10"),
 		file("d5_reuse", "reuse_after_fin.pcap", "-d", "5"),
 		file("d2_many_f1", "many_flows.pcap", "-d", "2", "-f", "1"),
+		// The >10,000-files warning: more than 10,000 flows, and 10,000
+		// directory entries counting "." and ".." (in/ and real/ are two).
+		manyFiles("many_files_warning", 9996, nil),
+		manyFiles("many_files_q", 9996, []string{"-q"}),
+		manyFiles("many_files_9999_entries", 9995, nil),
+		manyFiles("many_files_10000_flows", 9996, nil, "not", "src", "port", "20000"),
 	}
+}
+
+// manyFiles: the syns capture (a flow each, no files, no report) in a
+// directory already holding n empty directories; opts before -r, filter
+// after.
+func manyFiles(name string, n int, opts []string, filter ...string) Case {
+	args := append(slices.Clone(opts), "-S", "enable_report=NO", "-r", in("syns_10001.pcap"))
+	c := Case{Name: name, Args: append(args, filter...)}
+	for i := range n {
+		// directories: the snapshot records no mtime for them, which for
+		// files made before the run would depend on how long making
+		// 10,000 of them takes
+		c.Setup = append(c.Setup, fmt.Sprintf("d%d/", i+1))
+	}
+	return c
 }
 
 // httpBodies: the http scanner on every kind of body.
@@ -279,6 +351,8 @@ func scannerCases() []Case {
 	bodies := func(name string, opts ...string) Case { return bodyTimes(file(name, "http_bodies.pcap", opts...)) }
 	return []Case{
 		file("e_md5", "two_conns.pcap", "-e", "md5"),
+		file("e_md5_o", "two_conns.pcap", "-e", "md5", "-o", "out"),
+		bodies("e_http_d1", "-e", "http", "-d", "1"),
 		file("E_md5", "two_conns.pcap", "-E", "md5"),
 		httpBodies(),
 		bodies("e_http_Z", "-e", "http", "-Z"),
@@ -298,7 +372,7 @@ func scannerCases() []Case {
 // time they were written; bpflow gives them their flow's time, as the flow
 // file has (tcpflow issue #55, a choice of issue 3).
 func bodyTimes(c Case) Case {
-	c.Diff = &Difference{Design: "(not listed yet) HTTPBODY files get their flow's time (tcpflow #55)", Fix: []Transform{bodyMtimes}}
+	c.Diff = &Difference{Design: "9 (README) HTTP body files get the flow's start time", Fix: []Transform{bodyMtimes}}
 	return c
 }
 

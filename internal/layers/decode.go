@@ -47,6 +47,19 @@ func Supported(lt LinkType) bool {
 // only meaningful for StatusTCP (MACDst/MACSrc always are). It never
 // allocates and never reads outside f.Data.
 func Decode(f *Frame, s *Segment) Status {
+	return Decoder{}.Decode(f, s)
+}
+
+// Decoder is Decode with tcpflow's -S settings; the zero value is tcpflow's
+// defaults.
+type Decoder struct {
+	// IgnoreFCS is -S check_fcs=NO: 802.11 frames are taken without
+	// checking their frame check sequence (it is still not payload).
+	IgnoreFCS bool
+}
+
+// Decode is the package's Decode with d's settings.
+func (d Decoder) Decode(f *Frame, s *Segment) Status {
 	data := f.Data
 	*s = Segment{VLAN: -1}
 	// tcpflow records frame bytes 0–5 and 6–11 as MACs whatever the link.
@@ -56,7 +69,7 @@ func Decode(f *Frame, s *Segment) Status {
 	if len(data) >= 12 {
 		s.MACSrc = [6]byte(data[6:12])
 	}
-	ip, ok := linkPayload(f.LinkType, data, s)
+	ip, ok := d.linkPayload(f.LinkType, data, s)
 	if !ok {
 		return StatusNotIP
 	}
@@ -65,7 +78,7 @@ func Decode(f *Frame, s *Segment) Status {
 
 // linkPayload strips the link layer. ok is false where tcpflow's datalink
 // handler drops the frame before its IP layer sees it.
-func linkPayload(lt LinkType, data []byte, s *Segment) (ip []byte, ok bool) {
+func (d Decoder) linkPayload(lt LinkType, data []byte, s *Segment) (ip []byte, ok bool) {
 	switch lt {
 	case LinkEthernet, LinkIEEE802:
 		return ethernetPayload(data, s)
@@ -83,9 +96,9 @@ func linkPayload(lt LinkType, data []byte, s *Segment) (ip []byte, ok bool) {
 	case LinkLinuxSLL2:
 		return cookedPayload(data, 20, 0)
 	case LinkRadiotap, LinkIEEE80211:
-		return radiotapPayload(data)
+		return d.radiotapPayload(data)
 	case LinkPrism:
-		return prismPayload(data)
+		return d.prismPayload(data)
 	}
 	return nil, false
 }

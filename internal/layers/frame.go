@@ -21,6 +21,26 @@ const (
 	LinkLinuxSLL2 LinkType = 276 // Linux cooked v2
 )
 
+// DLT is the DLT_ number libpcap on Linux reports for a capture file whose
+// header says lt (pcap_datalink, which tcpflow prints). The two numberings
+// agree except for link types whose DLT_ value differs between systems:
+// those have LINKTYPE_ numbers of their own that libpcap maps back.
+func (lt LinkType) DLT() int {
+	switch lt {
+	case 100: // ATM_RFC1483
+		return 11
+	case LinkRaw:
+		return 12
+	case 102: // SLIP_BSDOS
+		return 15
+	case 103: // PPP_BSDOS
+		return 16
+	case 106: // ATM_CLIP, inside the range that otherwise matches
+		return 19
+	}
+	return int(lt)
+}
+
 // Frame is one captured packet as libpcap would have delivered it. Every source
 // (pcap files, AF_PACKET, /dev/bpf, the eBPF ring) produces Frames, so one decoder
 // and one set of golden tests serve all of them.

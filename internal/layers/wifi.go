@@ -16,7 +16,7 @@ const (
 // and present bitmaps are checked, its fields are not needed, and the
 // 802.11 frame after it is decoded. tcpflow sends plain 802.11 (105) here as
 // well, which therefore rarely yields anything; bpflow does the same.
-func radiotapPayload(data []byte) ([]byte, bool) {
+func (d Decoder) radiotapPayload(data []byte) ([]byte, bool) {
 	if len(data) < 8 {
 		return nil, false
 	}
@@ -47,22 +47,22 @@ func radiotapPayload(data []byte) ([]byte, bool) {
 	if hlen-(off+4) <= 0 { // no room for fields: wifipcap gives up
 		return nil, false
 	}
-	return dot11Payload(data[hlen:])
+	return d.dot11Payload(data[hlen:])
 }
 
 // prismPayload skips the Prism header.
-func prismPayload(data []byte) ([]byte, bool) {
+func (d Decoder) prismPayload(data []byte) ([]byte, bool) {
 	if len(data) < 144 {
 		return nil, false
 	}
-	return dot11Payload(data[144:])
+	return d.dot11Payload(data[144:])
 }
 
 // dot11Payload decodes an 802.11 data frame the way wifipcap does: the last
-// four bytes must be a valid FCS (tcpflow's default check_fcs=YES), WEP
+// four bytes are the FCS and must be valid unless d.IgnoreFCS, WEP
 // frames are skipped, and LLC/SNAP (or an encapsulated-Ethernet or Cisco OUI)
 // leads to the IP datagram.
-func dot11Payload(f []byte) ([]byte, bool) {
+func (d Decoder) dot11Payload(f []byte) ([]byte, bool) {
 	if len(f) < 2 {
 		return nil, false
 	}
@@ -74,7 +74,10 @@ func dot11Payload(f []byte) ([]byte, bool) {
 	if fc&0x0300 == 0x0300 { // to and from DS: four addresses
 		hdr = 30
 	}
-	if len(f) < hdr+4 || crc32.ChecksumIEEE(f[:len(f)-4]) != binary.LittleEndian.Uint32(f[len(f)-4:]) {
+	if len(f) < hdr+4 {
+		return nil, false
+	}
+	if !d.IgnoreFCS && crc32.ChecksumIEEE(f[:len(f)-4]) != binary.LittleEndian.Uint32(f[len(f)-4:]) {
 		return nil, false
 	}
 	if fc>>4&0xf == 8 { // QoS data

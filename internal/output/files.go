@@ -84,7 +84,7 @@ func (fs *Files) Open(f *flow.Flow) error {
 	if f.Name == "" {
 		return fs.create(f, s)
 	}
-	fd, err := fs.retryingOpen(f.Name, unix.O_RDWR|unix.O_CREAT)
+	fd, err := fs.retryingOpen(f.Name, unix.O_RDWR|unix.O_CREAT, 0o666)
 	if err != nil {
 		fs.Warn(f.Name + ": " + errText(err))
 		return nil // tcpflow gives up on this packet, not on the run
@@ -121,7 +121,7 @@ func (fs *Files) create(f *flow.Flow, s *fileState) error {
 				return err
 			}
 		}
-		fd, err := fs.retryingOpen(name, unix.O_RDWR|unix.O_CREAT|unix.O_EXCL)
+		fd, err := fs.retryingOpen(name, unix.O_RDWR|unix.O_CREAT|unix.O_EXCL, 0o666)
 		if err == nil {
 			f.Name = name
 			s.fd = fd
@@ -135,15 +135,22 @@ func (fs *Files) create(f *flow.Flow, s *fileState) error {
 	}
 }
 
+// RetryingOpen opens another file (an HTTP body) the way 1.6.1's
+// post-processing does: through the flow files' descriptor limit, which may
+// close the least recently used flow file, with the same debug traces.
+func (fs *Files) RetryingOpen(name string, flags int, perm uint32) (int, error) {
+	return fs.retryingOpen(name, flags, perm)
+}
+
 // retryingOpen closes least recently used files while the limit is reached
 // or the system says there are too many open files.
-func (fs *Files) retryingOpen(name string, flags int) (int, error) {
+func (fs *Files) retryingOpen(name string, flags int, perm uint32) (int, error) {
 	for {
 		if fs.open >= fs.MaxFDs && fs.head != nil {
 			fs.closeFD(fs.head)
 		}
-		fd, err := unix.Open(name, flags|unix.O_CLOEXEC, 0o666)
-		fs.debug(2, "retrying_open ::open(fn=%s,oflag=x%x,mask:x%x)=%d", name, flags, 0o666, fd)
+		fd, err := unix.Open(name, flags|unix.O_CLOEXEC, perm)
+		fs.debug(2, "retrying_open ::open(fn=%s,oflag=x%x,mask:x%x)=%d", name, flags, perm, fd)
 		if err == nil {
 			return fd, nil
 		}
@@ -175,7 +182,9 @@ func (fs *Files) mkdirsFor(name string) error {
 	if strings.HasPrefix(rest, "/") {
 		mpath, rest = "/", rest[1:]
 	}
-	parts := strings.Split(rest, "/")
+	// like 1.6.1's split, a trailing '/' makes no empty last part, so the
+	// last name (the one the file should get) is not made a directory
+	parts := strings.Split(strings.TrimSuffix(rest, "/"), "/")
 	for _, p := range parts {
 		if mpath != "" && !fs.madeDirs[mpath] {
 			if err := unix.Mkdir(mpath, 0o777); err != nil {
@@ -254,10 +263,32 @@ func (fs *Files) closeFD(s *fileState) {
 	fs.unlink(s)
 }
 
+// Flush writes f's buffered bytes to its file (post-processing reads it).
+func (fs *Files) Flush(f *flow.Flow) {
+	if s, _ := f.Ext.(*fileState); s != nil {
+		fs.flush(s)
+	}
+}
+
 // Close closes f's file if it is open.
 func (fs *Files) Close(f *flow.Flow) {
 	if s, _ := f.Ext.(*fileState); s != nil {
 		fs.closeFD(s)
+	}
+}
+
+// Abandon writes out every open file's buffered bytes and closes it,
+// leaving its times alone: what 1.6.1's files hold when a fatal error ends
+// the run (it writes each segment as it comes and exits without closing
+// flows, so they keep their data and the wall-clock mtime).
+func (fs *Files) Abandon() {
+	for fs.head != nil {
+		s := fs.head
+		fs.flush(s)
+		fs.releaseBuf(s)
+		_ = unix.Close(s.fd) // pwrite already reported any write error
+		s.fd = -1
+		fs.unlink(s)
 	}
 }
 

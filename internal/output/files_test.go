@@ -2,11 +2,16 @@ package output
 
 import (
 	"bytes"
+	"fmt"
 	"math/rand"
 	"net/netip"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strings"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/bpflow/bpflow/internal/flow"
 )
@@ -115,5 +120,155 @@ func TestWriteThroughReachesTheFileAtOnce(t *testing.T) {
 			t.Errorf("WriteThrough=%v: file holds %q before close", through, got)
 		}
 		fs.Close(f)
+	}
+}
+
+// TestIndexTracedOnEachFileOpening: -I -v says "opening index file" each
+// time a flow's file is opened or reopened after the descriptor LRU closed
+// it (as tcpflow 1.6.1 does), never for a file that is still open.
+func TestIndexTracedOnEachFileOpening(t *testing.T) {
+	dir := t.TempDir()
+	var traces []string
+	warn := func(msg string) { t.Error(msg) }
+	s := &Sink{
+		Files: &Files{Namer: Namer{Template: "f%N", OutDir: dir}, MaxFDs: 1, Warn: warn},
+		Index: &Index{Warn: warn, Debugf: func(level int, format string, args ...any) {
+			if level != 10 {
+				t.Errorf("index trace at level %d, want 10", level)
+			}
+			traces = append(traces, fmt.Sprintf(format, args...))
+		}},
+	}
+	a := &flow.Flow{ID: 0, Key: flow.Key{Src: netip.MustParseAddr("10.0.0.1"), Family: 2}}
+	b := &flow.Flow{ID: 1, Key: flow.Key{Src: netip.MustParseAddr("10.0.0.1"), Family: 2}}
+	for _, f := range []*flow.Flow{a, a, b, a} { // open, still open, evicts a, reopens a
+		if err := s.OpenFile(f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := []string{
+		"opening index file: " + a.Name + ".findx",
+		"opening index file: " + b.Name + ".findx",
+		"opening index file: " + a.Name + ".findx",
+	}
+	if d := cmp.Diff(want, traces); d != "" {
+		t.Errorf("index traces (-want +got):\n%s", d)
+	}
+	for _, f := range []*flow.Flow{a, b} {
+		if err := s.CloseFlow(f); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestAbandonWritesBufferedBytesAndKeepsTimes: after a fatal error the
+// store writes out what it buffered and closes its files, but leaves their
+// mtime alone (1.6.1 exits without closing flows, so their files keep the
+// wall-clock time instead of the flow's start).
+func TestAbandonWritesBufferedBytesAndKeepsTimes(t *testing.T) {
+	dir := t.TempDir()
+	fs := &Files{Namer: Namer{Template: "f%N", OutDir: dir}, MaxFDs: 4, Warn: func(msg string) { t.Error(msg) }}
+	f := &flow.Flow{Start: 1_600_000_000e9, Key: flow.Key{Src: netip.MustParseAddr("10.0.0.1"), Family: 2}}
+	if err := fs.Open(f); err != nil {
+		t.Fatal(err)
+	}
+	var m model
+	for _, w := range []struct {
+		off  int64
+		data string
+	}{{0, "AAAA"}, {8, "CCCC"}} {
+		fs.Write(f, w.off, []byte(w.data))
+		m.write(w.off, []byte(w.data))
+	}
+	fs.Abandon()
+	if fs.OpenFiles() != 0 {
+		t.Errorf("%d files open after Abandon", fs.OpenFiles())
+	}
+	got, err := os.ReadFile(f.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, m) {
+		t.Errorf("file holds %q, want %q", got, []byte(m))
+	}
+	st, err := os.Stat(f.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.ModTime().UnixNano() == f.Start {
+		t.Errorf("Abandon set the file's mtime to the flow's start %v", st.ModTime())
+	}
+}
+
+// TestTemplateEndingInSlashMakesNoLastDirectory: a name ending in '/' cannot
+// be opened; like 1.6.1, only the directories before its last part exist.
+func TestTemplateEndingInSlashMakesNoLastDirectory(t *testing.T) {
+	dir := t.TempDir()
+	fs := &Files{Namer: Namer{Template: "d/sub/", OutDir: dir}, MaxFDs: 4, Warn: func(msg string) { t.Error(msg) }}
+	f := &flow.Flow{Key: flow.Key{Src: netip.MustParseAddr("10.0.0.1"), Family: 2}}
+	err := fs.Open(f)
+	if err == nil || !strings.HasPrefix(err.Error(), "Cannot open: ") {
+		t.Errorf("Open = %v, want Cannot open", err)
+	}
+	if st, err := os.Stat(filepath.Join(dir, "d")); err != nil || !st.IsDir() {
+		t.Errorf("directory d: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "d", "sub")); !os.IsNotExist(err) {
+		t.Errorf("d/sub exists (stat: %v); only the directories before the last part should", err)
+	}
+}
+
+// TestPostProcessingReopensAndFlushes: like 1.6.1's post_process, a closing
+// flow whose file the descriptor LRU closed is reopened before it is
+// scanned, and the scanner sees every byte written (buffered ones too).
+func TestPostProcessingReopensAndFlushes(t *testing.T) {
+	dir := t.TempDir()
+	var traces []string
+	scanned := map[string]string{}
+	s := &Sink{
+		Files: &Files{Namer: Namer{Template: "f%N", OutDir: dir}, MaxFDs: 1, Warn: func(msg string) { t.Error(msg) },
+			DebugLevel: 5, Debugf: func(format string, args ...any) { traces = append(traces, fmt.Sprintf(format, args...)) }},
+		Scan: func(f *flow.Flow) (string, error) {
+			data, err := os.ReadFile(f.Name)
+			scanned[filepath.Base(f.Name)] = string(data)
+			return "", err
+		},
+		Debugf: func(int, string, ...any) {},
+	}
+	a := &flow.Flow{ID: 0, Key: flow.Key{Src: netip.MustParseAddr("10.0.0.1"), Family: 2}}
+	b := &flow.Flow{ID: 1, Key: flow.Key{Src: netip.MustParseAddr("10.0.0.1"), Family: 2}}
+	for _, w := range []struct {
+		f    *flow.Flow
+		data string
+	}{{a, "hello"}, {b, "world"}} { // opening b closes a
+		if err := s.OpenFile(w.f); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.WriteFile(w.f, 0, []byte(w.data), 0); err != nil {
+			t.Fatal(err)
+		}
+		w.f.LastByte = int64(len(w.data))
+	}
+	traces = nil
+	for _, f := range []*flow.Flow{b, a} {
+		if err := s.CloseFlow(f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if d := cmp.Diff(map[string]string{filepath.Base(a.Name): "hello", filepath.Base(b.Name): "world"}, scanned); d != "" {
+		t.Errorf("scanned bytes (-want +got):\n%s", d)
+	}
+	want := []string{
+		b.Name + ": closing file in tcpip::close_file",
+		fmt.Sprintf("retrying_open ::open(fn=%s,oflag=x42,mask:x1b6)=%s", a.Name, "FD"),
+		a.Name + ": opening existing file",
+		a.Name + ": closing file in tcpip::close_file",
+	}
+	fdRE := regexp.MustCompile(`\)=\d+$`)
+	for i := range traces {
+		traces[i] = fdRE.ReplaceAllString(traces[i], ")=FD")
+	}
+	if d := cmp.Diff(want, traces); d != "" {
+		t.Errorf("traces while closing (-want +got):\n%s", d)
 	}
 }

@@ -11,8 +11,10 @@ import (
 // Index writes tcpflow's -I .findx files: one "offset|sec.usec|length" line
 // per write, in arrival order.
 type Index struct {
-	Warn  func(msg string)
-	files map[*flow.Flow]*indexFile
+	Warn func(msg string)
+	// Debugf, when set, prints tcpflow's DEBUG(level) traces.
+	Debugf func(level int, format string, args ...any)
+	files  map[*flow.Flow]*indexFile
 }
 
 type indexFile struct {
@@ -25,6 +27,11 @@ func (x *Index) Open(f *flow.Flow, created bool) error {
 	if x.files == nil {
 		x.files = make(map[*flow.Flow]*indexFile)
 	}
+	name := f.Name + ".findx"
+	if x.Debugf != nil {
+		// 1.6.1 says so each time it (re)opens the flow's file
+		x.Debugf(10, "opening index file: %s", name)
+	}
 	if x.files[f] != nil {
 		return nil
 	}
@@ -32,7 +39,6 @@ func (x *Index) Open(f *flow.Flow, created bool) error {
 	if created {
 		flags = os.O_RDWR | os.O_CREATE | os.O_TRUNC
 	}
-	name := f.Name + ".findx"
 	file, err := os.OpenFile(name, flags, 0o666)
 	if err != nil {
 		x.Warn(name + ": " + errText(err))

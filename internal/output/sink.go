@@ -38,10 +38,12 @@ var _ flow.Sink = (*Sink)(nil)
 // OpenFile implements flow.Sink.
 func (s *Sink) OpenFile(f *flow.Flow) error {
 	created := f.Name == ""
+	wasOpen := s.FileIsOpen(f)
 	if err := s.Files.Open(f); err != nil {
 		return err
 	}
-	if s.Index != nil {
+	// the index goes with each (re)opening of the flow's file
+	if s.Index != nil && !wasOpen {
 		return s.Index.Open(f, created)
 	}
 	return nil
@@ -71,19 +73,32 @@ func (s *Sink) Touch(f *flow.Flow) {
 
 // CloseFlow implements flow.Sink.
 func (s *Sink) CloseFlow(f *flow.Flow) error {
-	if s.Files != nil {
-		s.Files.Close(f)
-	}
-	if s.Index != nil {
-		s.Index.Close(f)
-	}
 	var extra string
 	if s.Scan != nil && f.Name != "" && f.LastByte > 0 {
+		// 1.6.1's post_process: the file is (re)opened, scanned, then
+		// closed; its open_file redoes the index part even for an open file
+		if s.Files != nil {
+			if err := s.Files.Open(f); err != nil {
+				return err
+			}
+			s.Files.Flush(f)
+		}
+		if s.Index != nil {
+			if err := s.Index.Open(f, false); err != nil {
+				return err
+			}
+		}
 		text, err := s.Scan(f)
 		if err != nil {
 			s.Debugf(1, "%s", err.Error())
 		}
 		extra = text
+	}
+	if s.Files != nil {
+		s.Files.Close(f)
+	}
+	if s.Index != nil {
+		s.Index.Close(f)
 	}
 	if s.Report != nil {
 		if err := s.Report.FileObject(f, extra); err != nil {

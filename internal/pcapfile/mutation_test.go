@@ -94,6 +94,12 @@ func TestDamagedFilesAsLibpcap(t *testing.T) {
 			if err != nil {
 				got = strings.TrimPrefix(err.Error(), path+": ")
 			}
+			if strings.Contains(got, "beyond 2262-04-11") {
+				// A damaged if_tsresol or timestamp past Frame.TS's
+				// range: refused on purpose (TestFarFutureTimeIsRefused).
+				compared--
+				continue
+			}
 			if got != msg {
 				t.Errorf("%s #%d: error %q, libpcap %q", name, i, got, msg)
 			}

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"math"
 	"math/bits"
 
 	"github.com/bpflow/bpflow/internal/layers"
@@ -199,12 +200,19 @@ func unitsPerSecond(opt uint8) (ups uint64, ok bool) {
 // toNanos converts a pcapng timestamp (units since the epoch at ups units per
 // second, plus if_tsoffset seconds) to ns. Overflowing values wrap rather
 // than fail: a hostile timestamp must not stop the read.
-func toNanos(units, ups uint64, offset int64) int64 {
+func toNanos(units, ups uint64, offset int64) (int64, error) {
 	sec := units / ups
 	frac := units % ups
 	hi, lo := bits.Mul64(frac, 1e9)
 	ns, _ := bits.Div64(hi, lo, ups) // frac < ups, so the quotient fits
-	return (int64(sec)+offset)*1e9 + int64(ns)
+	// Frame.TS is int64 nanoseconds: 1677-09-21 to 2262-04-11. pcapng's
+	// 64-bit units reach further; such a time is refused rather than
+	// wrapped into a wrong date.
+	const maxSec = math.MaxInt64/1_000_000_000 - 1
+	if sec > maxSec || int64(sec)+offset > maxSec || int64(sec)+offset < -maxSec {
+		return 0, errorf("packet time %d s after the epoch is beyond 2262-04-11, the last time bpflow represents", int64(sec)+offset)
+	}
+	return (int64(sec)+offset)*1e9 + int64(ns), nil
 }
 
 // fromNanos is toNanos's inverse for the writer (negative times become 0).

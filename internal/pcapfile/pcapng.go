@@ -263,9 +263,13 @@ func (rd *Reader) packet(typ uint32, body []byte) (*layers.Frame, error) {
 	if uint64(caplen) > uint64(len(body)-20) {
 		return nil, tooShort(typ)
 	}
+	ts, err := toNanos(units, ifc.ups, ifc.offset)
+	if err != nil {
+		return nil, err
+	}
 	rd.frame = layers.Frame{
 		LinkType: ifc.link,
-		TS:       toNanos(units, ifc.ups, ifc.offset),
+		TS:       ts,
 		WireLen:  wirelen,
 		Data:     body[20 : 20+caplen],
 		Ifindex:  id,
@@ -273,8 +277,9 @@ func (rd *Reader) packet(typ uint32, body []byte) (*layers.Frame, error) {
 	return &rd.frame, nil
 }
 
-// simplePacket decodes a Simple Packet Block: interface 0, no timestamp,
-// captured length min(wire length, snapshot length).
+// simplePacket decodes a Simple Packet Block: interface 0, captured length
+// min(wire length, snapshot length), and no timestamp, which libpcap reads as
+// 0 and then shifts by the interface's if_tsoffset like any other.
 func (rd *Reader) simplePacket(body []byte) (*layers.Frame, error) {
 	if len(body) < 4 {
 		return nil, tooShort(blockSPB)
@@ -288,7 +293,11 @@ func (rd *Reader) simplePacket(body []byte) (*layers.Frame, error) {
 	if uint64(caplen) > uint64(len(body)-4) {
 		return nil, tooShort(blockSPB)
 	}
-	rd.frame = layers.Frame{LinkType: ifc.link, WireLen: wirelen, Data: body[4 : 4+caplen]}
+	ts, err := toNanos(0, ifc.ups, ifc.offset)
+	if err != nil {
+		return nil, err
+	}
+	rd.frame = layers.Frame{LinkType: ifc.link, TS: ts, WireLen: wirelen, Data: body[4 : 4+caplen]}
 	return &rd.frame, nil
 }
 

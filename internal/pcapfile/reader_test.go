@@ -127,6 +127,7 @@ func TestReadsWhatLibpcapReads(t *testing.T) {
 		{"pcapng sections", ngFile(t, false, []uint8{0, 9}, 2, false, frames)},
 		{"pcapng simple packets", ngFile(t, true, []uint8{6}, 0, true, frames)},
 		{"pcapng tsoffset and foreign blocks", ngOffsetFile(t, frames)},
+		{"pcapng simple packets with tsoffset", ngSimpleOffsetFile(t, frames)},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -290,19 +291,9 @@ func tsresolFile(t *testing.T, resol uint8) []byte {
 // Resolution, Interface Statistics, an unknown type) between the packets.
 func ngOffsetFile(t testing.TB, frames [][]byte) []byte {
 	t.Helper()
-	var buf bytes.Buffer
-	w, err := pcapfile.NewNgWriter(&buf, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, ifc := range []pcapfile.NgInterface{
-		{LinkType: layers.LinkEthernet, Snaplen: 65535, TsOffset: 1_500_000_000},
-		{LinkType: layers.LinkEthernet, Snaplen: 65535, TsResol: 9, TsOffset: -100},
-	} {
-		if _, err := w.AddInterface(ifc); err != nil {
-			t.Fatal(err)
-		}
-	}
+	w, buf := ngWriter(t,
+		pcapfile.NgInterface{LinkType: layers.LinkEthernet, Snaplen: 65535, TsOffset: 1_500_000_000},
+		pcapfile.NgInterface{LinkType: layers.LinkEthernet, Snaplen: 65535, TsResol: 9, TsOffset: -100})
 	foreign := []struct {
 		typ  uint32
 		body []byte
@@ -317,4 +308,54 @@ func ngOffsetFile(t testing.TB, frames [][]byte) []byte {
 		}
 	}
 	return buf.Bytes()
+}
+
+// ngSimpleOffsetFile has Simple Packet Blocks (no timestamp of their own)
+// on an interface with if_tsoffset, between Enhanced Packet Blocks.
+func ngSimpleOffsetFile(t testing.TB, frames [][]byte) []byte {
+	t.Helper()
+	w, buf := ngWriter(t, pcapfile.NgInterface{LinkType: layers.LinkEthernet, Snaplen: 65535, TsOffset: 100})
+	var err error
+	for i, f := range frames {
+		if i%2 == 0 {
+			err = w.WriteSimple(0, f)
+		} else {
+			err = w.WritePacket(0, times[i%len(times)], 0, f)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	return buf.Bytes()
+}
+
+// ngWriter starts a little-endian pcapng file with the given interfaces.
+func ngWriter(t testing.TB, ifcs ...pcapfile.NgInterface) (*pcapfile.NgWriter, *bytes.Buffer) {
+	t.Helper()
+	buf := new(bytes.Buffer)
+	w, err := pcapfile.NewNgWriter(buf, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ifc := range ifcs {
+		if _, err := w.AddInterface(ifc); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return w, buf
+}
+
+// TestFarFutureTimeIsRefused: pcapng's 64-bit timestamps reach past
+// 2262-04-11, where Frame.TS (int64 ns) ends; such a packet is a clear read
+// error, never a wrapped date (the capture's packets are stamped in 2320).
+func TestFarFutureTimeIsRefused(t *testing.T) {
+	rd, err := pcapfile.Open("../../testdata/golden/captures/basic_http_far.pcapng")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rd.Close()
+	_, err = rd.Next()
+	if err == nil || !strings.Contains(err.Error(), "beyond 2262-04-11") {
+		t.Fatalf("first packet of a 2320 capture: err %v, want a time-range error", err)
+	}
 }

@@ -137,7 +137,7 @@ func (m *httpMessages) headersComplete() {
 	enc := m.headers["content-encoding"]
 	m.inflate = (enc == "gzip" || enc == "deflate") && !m.scanner.Options.NoDecompress
 	m.rawDeflate = enc == "deflate"
-	f, err := os.OpenFile(m.path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	f, err := m.scanner.Options.openBody(m.path)
 	if err != nil {
 		// tcpflow's debug-level-1 message; parsing stops at this body.
 		m.scanner.Options.warn("unable to open HTTP body file %s", m.path)

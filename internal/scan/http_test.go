@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -293,5 +294,29 @@ func TestBodyFileUnwritable(t *testing.T) {
 	}
 	if len(warnings) != 1 {
 		t.Errorf("warnings %q, want one", warnings)
+	}
+}
+
+// TestOpenBodyCreatesEveryBodyFile: with OpenBody set (tcpflow's
+// retrying_open), every body file is created through it, in order, and the
+// bodies are the same as with os.OpenFile.
+func TestOpenBodyCreatesEveryBodyFile(t *testing.T) {
+	g := readGolden(t, filepath.Join(goldenRoot, "http", "several_bodies"))
+	plain := runScanner(t, g.flow, Options{})
+	var opened []string
+	hooked := runScanner(t, g.flow, Options{OpenBody: func(path string) (*os.File, error) {
+		opened = append(opened, filepath.Base(path))
+		return os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	}})
+	if d := cmp.Diff(plain, hooked, cmp.AllowUnexported(recorded{})); d != "" {
+		t.Errorf("output with OpenBody differs (-os.OpenFile +OpenBody):\n%s", d)
+	}
+	var want []string
+	for suffix := range plain.bodies {
+		want = append(want, oracle.ServerFlow+"-"+suffix)
+	}
+	slices.Sort(want)
+	if d := cmp.Diff(want, opened); d != "" {
+		t.Errorf("OpenBody calls (-body files +opened):\n%s", d)
 	}
 }

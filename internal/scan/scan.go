@@ -66,6 +66,17 @@ type Options struct {
 	// BodyEvent, if set, is told "open" and "close" with a body file's name
 	// (tcpflow's http_alert_fd and http_cmd hooks).
 	BodyEvent func(event, path string)
+	// OpenBody, if set, creates a body file (write-only, truncated, mode
+	// 0644) in place of os.OpenFile: tcpflow opens them through its flow
+	// files' descriptor limit, with its debug traces.
+	OpenBody func(path string) (*os.File, error)
+}
+
+func (o *Options) openBody(path string) (*os.File, error) {
+	if o.OpenBody != nil {
+		return o.OpenBody(path)
+	}
+	return os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
 }
 
 // DefaultMaxInflate is the default cap on one decompressed HTTP body.

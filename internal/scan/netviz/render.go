@@ -36,6 +36,9 @@ const (
 // Colours, as tcpflow's one-page report uses them.
 const (
 	colorDefault = "#ababab"
+	// colorPackets is not a traffic class: the packet counts are all packets,
+	// so the bars must not borrow "Not TCP"'s grey from the legend above.
+	colorPackets = "#4a6278"
 	colorCDF     = "#000000"
 )
 
@@ -187,7 +190,7 @@ func (a *Accumulator) renderTimeline(s *svg) {
 	s.axis(x0, s.y, width, h, commaNumber(maxPackets), "")
 	for i := range n {
 		bh := h * float64(t.packets[i]) / float64(max(maxPackets, 1))
-		s.rect(x0+float64(i)*barW, s.y+h-bh, barW, bh, colorDefault)
+		s.rect(x0+float64(i)*barW, s.y+h-bh, barW, bh, colorPackets)
 	}
 	s.y += h + 2
 	span := time.Duration(int64(n) * t.width)
