@@ -20,7 +20,25 @@ var linkOnlyKeywords = map[string]string{
 	"fisu": "fisu", "lssu": "lssu", "lsu": "lssu", "msu": "msu", "hfisu": "hfisu",
 	"hlssu": "hlssu", "hmsu": "hmsu", "sio": "sio", "opc": "opc", "dpc": "dpc",
 	"sls": "sls", "hsio": "hsio", "hopc": "hopc", "hdpc": "hdpc", "hsls": "hsls",
+	"on": "ifname", "ifname": "ifname", "rset": "ruleset", "ruleset": "ruleset",
+	"rnr": "rnr", "rulenum": "rnr", "srnr": "srnr", "subrulenum": "srnr",
+	"reason": "reason", "action": "action",
 }
+
+// pfArgs are the token kinds each pflog primitive takes.
+var pfArgs = map[string][]tokKind{
+	"ifname": {tID}, "ruleset": {tID}, "rnr": {tNum}, "srnr": {tNum},
+	"reason": {tNum, tID}, "action": {tID},
+}
+
+// pfReasons and pfActions are the names libpcap on Linux knows.
+var (
+	pfReasons = []string{"match", "bad-offset", "fragment", "short", "normalize", "memory",
+		"bad-timestamp", "congestion", "ip-option", "proto-cksum", "state-mismatch",
+		"state-insert", "state-limit", "src-limit", "synproxy"}
+	pfActions = []string{"pass", "accept", "drop", "block", "scrub", "noscrub", "nat", "nonat",
+		"binat", "nobinat", "rdr", "nordr", "synproxy-drop"}
+)
 
 // wlanDirs are the 802.11 address qualifiers (libpcap's ADDR1…ADDR4, RA,
 // TA), each with how libpcap's messages name it.
@@ -78,10 +96,19 @@ func (p *parser) linkOnly() (node, bool) {
 	case kw == "llc":
 		p.next()
 		n := nLinkOnly{kw: kw}
-		if t := p.peek(); t.kind == tID {
+		if t := p.peek(); t.kind == tID || p.isKW("rnr") {
 			n.args = append(n.args, p.next())
 		}
 		return n, true
+	case pfArgs[kw] != nil:
+		p.next()
+		t := p.peek()
+		for _, k := range pfArgs[kw] {
+			if t.kind == k {
+				return nLinkOnly{kw: kw, args: []token{p.next()}}, true
+			}
+		}
+		return nil, false
 	case p.isFieldKW():
 		p.next()
 		return nLinkOnly{kw: kw}, p.fieldValue()
@@ -230,6 +257,14 @@ func (g *gen) linkOnly(n nLinkOnly) *frag {
 		fail("frame direction supported only with 802.11 headers")
 	case "llc":
 		return g.llc(n.args)
+	case "reason", "action":
+		names := map[string][]string{"reason": pfReasons, "action": pfActions}[n.kw]
+		if t := n.args[0]; t.kind == tID && !hasFold(names, t.text) {
+			fail("unknown PF %s \"%s\"", n.kw, t.text)
+		}
+		fallthrough
+	case "ifname", "ruleset", "rnr", "srnr":
+		fail("%s supported only on PF linktype", n.kw)
 	}
 	fail("%s", linkOnlyErrors[n.kw])
 	return nil
