@@ -227,10 +227,7 @@ func TestGolden(t *testing.T) {
 // run and skipped with their diff (go test -v shows it); one that starts to
 // match fails until it is removed from here, so the list cannot go stale.
 // BPFLOW_GOLDEN_STRICT=1 turns every pending case into a failure.
-var pending = map[string]string{
-	// Found by H8's QA (mutated real captures, new option combinations).
-	// Found by H10 (issue 3 cases).
-}
+var pending = map[string]string{}
 
 // goldenDiff runs bpflow on c and says how its output differs from what
 // the case expects ("" when it matches).
