@@ -111,7 +111,8 @@ func (p *parser) linkOnly() (node, bool) {
 		return nil, false
 	case p.isFieldKW():
 		p.next()
-		return nLinkOnly{kw: kw}, p.fieldValue()
+		nums, ok := p.fieldValue()
+		return nLinkOnly{kw: kw, args: nums}, ok
 	case linkOnlyErrors[kw] != "":
 		p.next()
 		return nLinkOnly{kw: kw}, true
@@ -146,33 +147,37 @@ func (p *parser) p80211() (node, bool) {
 	return n, value(true, true)
 }
 
-// fieldValue: NUM | relop NUM | ( NUM { or NUM } ).
-func (p *parser) fieldValue() bool {
-	if p.peek().kind == tOp && relops[p.peek().text] != "" {
+// fieldValue: NUM | relop NUM | ( NUM { or NUM } ); it returns the numbers.
+func (p *parser) fieldValue() ([]token, bool) {
+	var nums []token
+	num := func() bool {
+		if p.peek().kind != tNum {
+			return false
+		}
+		nums = append(nums, p.next())
+		return true
+	}
+	switch {
+	case p.peek().kind == tOp && relops[p.peek().text] != "":
 		p.next()
-	} else if p.isOp("(") {
+	case p.isOp("("):
 		p.next()
 		for {
-			if p.peek().kind != tNum {
-				return false
+			if !num() {
+				return nil, false
 			}
-			p.next()
 			if !p.isOr() {
 				break
 			}
 			p.next()
 		}
 		if !p.isOp(")") {
-			return false
+			return nil, false
 		}
 		p.next()
-		return true
+		return nums, true
 	}
-	if p.peek().kind != tNum {
-		return false
-	}
-	p.next()
-	return true
+	return nums, num()
 }
 
 // 802.11 frame types and the subtype names of each, as libpcap's grammar
@@ -191,6 +196,14 @@ var (
 	}
 	llcSubtypes = []string{"rr", "rnr", "rej", "ui", "ua", "disc", "dm", "sabme", "test", "xid", "frmr"}
 )
+
+// scanned reports the scanner's error for t, if any, and returns t.
+func scanned(t token) token {
+	if t.err != nil {
+		panic(t.err)
+	}
+	return t
+}
 
 func hasFold(names []string, s string) bool {
 	for _, n := range names {
@@ -236,12 +249,19 @@ func wlanSubtype(typ uint32, t token) {
 // linkOnly checks names and values as libpcap's grammar actions do, then
 // refuses the primitive for the link type (none of them is one bpflow reads
 // for 802.11/ATM/SS7; LLC is generated on Ethernet).
+//
+// A bad number among the arguments counts where libpcap's parser reads it:
+// the first argument before the primitive's checks, a subtype after the
+// type's check; a field's later list values come after its error.
 func (g *gen) linkOnly(n nLinkOnly) *frag {
+	if len(n.args) > 0 {
+		scanned(n.args[0])
+	}
 	switch n.kw {
 	case "type":
 		typ := wlanType(n.args[0])
 		if len(n.args) > 1 {
-			wlanSubtype(typ, n.args[1])
+			wlanSubtype(typ, scanned(n.args[1]))
 		}
 		fail("802.11 link-layer types supported only on 802.11")
 	case "subtype":
