@@ -695,6 +695,11 @@ func (s *session) writeNetviz() error {
 			input += fmt.Sprintf(" + %d more", len(rf)-1)
 		}
 	}
+	if paramBool(s.c.params["netviz_histogram_dump"], false) {
+		if err := s.netviz.DumpHistograms(s.stdout); err != nil {
+			return err
+		}
+	}
 	return s.netviz.WriteFile(filepath.Join(s.c.outdir, netviz.FileName), netviz.RenderOptions{
 		Title: "TCPFLOW 1.6.1", Input: input, Generated: time.Now(), Location: time.Local})
 }
