@@ -181,11 +181,15 @@ func (s *session) openUnprocessed() (int, bool) {
 	}
 	link, snaplen, err := linkOf(name)
 	if err != nil {
-		return s.die(err.Error()), false
+		// 1.6.1 aborts here (DESIGN §4.6): bpflow opens no -w file and the
+		// input fails as it does without -w ("unknown file format")
+		return 0, true
 	}
 	out, err := createPcapOut(c.unkPackets, nil, link, snaplen)
 	if err != nil {
-		return s.die(err.Error()), false
+		// 1.6.1 aborts here too; bpflow says it the way perror would
+		s.errln(s.prog + ": " + c.unkPackets + ": " + strerror(err))
+		return 1, false
 	}
 	s.unprocessed = out
 	return 0, true
@@ -689,6 +693,11 @@ func (s *session) writeNetviz() error {
 		input = rf[0]
 		if len(rf) > 1 {
 			input += fmt.Sprintf(" + %d more", len(rf)-1)
+		}
+	}
+	if paramBool(s.c.params["netviz_histogram_dump"], false) {
+		if err := s.netviz.DumpHistograms(s.stdout); err != nil {
+			return err
 		}
 	}
 	return s.netviz.WriteFile(filepath.Join(s.c.outdir, netviz.FileName), netviz.RenderOptions{

@@ -56,10 +56,10 @@ type config struct {
 	index        bool
 	promisc      bool
 	// sel collects -a -e -x -E -FM; tcpflow resolves them after parsing.
-	sel                                                              scan.Selection
-	noDecompress                                                     bool
-	pcapCore                                                         bool // -K
-	lockname                                                         string
+	sel                                                                         scan.Selection
+	noDecompress                                                                bool
+	pcapCore                                                                    bool // -K
+	lockname                                                                    string
 	captureMethod, attach, ringSize, blockSize, linktype, dumpFilter, writePcap string
 }
 

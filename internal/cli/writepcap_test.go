@@ -2,9 +2,13 @@ package cli
 
 import (
 	"bytes"
+	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/bpflow/bpflow/internal/testutil"
 )
@@ -40,5 +44,35 @@ func TestWritePcapMatchesTcpdump(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestUnprocessedOutputErrors: where 1.6.1 aborts with -w (SIGABRT, DESIGN
+// §4.6), bpflow ends with one line and status 1. An input that is no
+// capture fails exactly as 1.6.1 fails on it without -w, and no -w file is
+// left behind; an unwritable -w file gets perror's "name: reason" line.
+func TestUnprocessedOutputErrors(t *testing.T) {
+	dir := oracleDir(t) // "afile" is empty: no capture
+	want := runTcpflow(t, dir, "-r", "afile")
+	if want.Code == 0 {
+		t.Fatalf("tcpflow accepts an empty file: %+v", want)
+	}
+	dir = oracleDir(t)
+	got := runBpflow(t, dir, "-w", "out.pcap", "-r", "afile")
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("-w with no capture (-tcpflow without -w +bpflow):\n%s", d)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "out.pcap")); !os.IsNotExist(err) {
+		t.Errorf("out.pcap left behind (stat: %v)", err)
+	}
+
+	sample, err := filepath.Abs("../../testdata/sample/http.pcap")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got = runBpflow(t, t.TempDir(), "-w", "nodir/out.pcap", "-r", sample)
+	lines := strings.Split(strings.TrimSuffix(got.Stderr, "\n"), "\n")
+	if got.Code != 1 || lines[len(lines)-1] != "tcpflow: nodir/out.pcap: No such file or directory" {
+		t.Errorf("unwritable -w: exit %d, stderr %q", got.Code, got.Stderr)
 	}
 }

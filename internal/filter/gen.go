@@ -307,6 +307,9 @@ func (g *gen) host(addr, mask uint32, proto, dir, typ string) *frag {
 	case "ip6":
 		fail("'ip6' modifier applied to ip host")
 	}
+	if name, ok := hostNotImplemented[proto]; ok {
+		fail("%s host filtering not implemented", name)
+	}
 	fail("'%s' modifier applied to %s", proto, typ)
 	return nil
 }

@@ -22,6 +22,13 @@ const (
 	isisL2PSNP = 27
 )
 
+// hostNotImplemented are the protocols whose host filters libpcap names as
+// not implemented, with the name it uses.
+var hostNotImplemented = map[string]string{
+	"atalk": "AppleTalk", "lat": "LAT", "sca": "SCA", "moprc": "MOPRC", "mopdl": "MOPDL",
+	"aarp": "AARP", "iso": "ISO", "ipx": "IPX",
+}
+
 // abbrevISO are the OSI names that test the NLPID.
 var abbrevISO = map[string]uint32{"esis": nlpidESIS, "isis": nlpidISIS, "clnp": nlpidCLNP}
 

@@ -20,7 +20,25 @@ var linkOnlyKeywords = map[string]string{
 	"fisu": "fisu", "lssu": "lssu", "lsu": "lssu", "msu": "msu", "hfisu": "hfisu",
 	"hlssu": "hlssu", "hmsu": "hmsu", "sio": "sio", "opc": "opc", "dpc": "dpc",
 	"sls": "sls", "hsio": "hsio", "hopc": "hopc", "hdpc": "hdpc", "hsls": "hsls",
+	"on": "ifname", "ifname": "ifname", "rset": "ruleset", "ruleset": "ruleset",
+	"rnr": "rnr", "rulenum": "rnr", "srnr": "srnr", "subrulenum": "srnr",
+	"reason": "reason", "action": "action",
 }
+
+// pfArgs are the token kinds each pflog primitive takes.
+var pfArgs = map[string][]tokKind{
+	"ifname": {tID}, "ruleset": {tID}, "rnr": {tNum}, "srnr": {tNum},
+	"reason": {tNum, tID}, "action": {tID},
+}
+
+// pfReasons and pfActions are the names libpcap on Linux knows.
+var (
+	pfReasons = []string{"match", "bad-offset", "fragment", "short", "normalize", "memory",
+		"bad-timestamp", "congestion", "ip-option", "proto-cksum", "state-mismatch",
+		"state-insert", "state-limit", "src-limit", "synproxy"}
+	pfActions = []string{"pass", "accept", "drop", "block", "scrub", "noscrub", "nat", "nonat",
+		"binat", "nobinat", "rdr", "nordr", "synproxy-drop"}
+)
 
 // wlanDirs are the 802.11 address qualifiers (libpcap's ADDR1…ADDR4, RA,
 // TA), each with how libpcap's messages name it.
@@ -78,13 +96,23 @@ func (p *parser) linkOnly() (node, bool) {
 	case kw == "llc":
 		p.next()
 		n := nLinkOnly{kw: kw}
-		if t := p.peek(); t.kind == tID {
+		if t := p.peek(); t.kind == tID || p.isKW("rnr") {
 			n.args = append(n.args, p.next())
 		}
 		return n, true
+	case pfArgs[kw] != nil:
+		p.next()
+		t := p.peek()
+		for _, k := range pfArgs[kw] {
+			if t.kind == k {
+				return nLinkOnly{kw: kw, args: []token{p.next()}}, true
+			}
+		}
+		return nil, false
 	case p.isFieldKW():
 		p.next()
-		return nLinkOnly{kw: kw}, p.fieldValue()
+		nums, ok := p.fieldValue()
+		return nLinkOnly{kw: kw, args: nums}, ok
 	case linkOnlyErrors[kw] != "":
 		p.next()
 		return nLinkOnly{kw: kw}, true
@@ -119,33 +147,37 @@ func (p *parser) p80211() (node, bool) {
 	return n, value(true, true)
 }
 
-// fieldValue: NUM | relop NUM | ( NUM { or NUM } ).
-func (p *parser) fieldValue() bool {
-	if p.peek().kind == tOp && relops[p.peek().text] != "" {
+// fieldValue: NUM | relop NUM | ( NUM { or NUM } ); it returns the numbers.
+func (p *parser) fieldValue() ([]token, bool) {
+	var nums []token
+	num := func() bool {
+		if p.peek().kind != tNum {
+			return false
+		}
+		nums = append(nums, p.next())
+		return true
+	}
+	switch {
+	case p.peek().kind == tOp && relops[p.peek().text] != "":
 		p.next()
-	} else if p.isOp("(") {
+	case p.isOp("("):
 		p.next()
 		for {
-			if p.peek().kind != tNum {
-				return false
+			if !num() {
+				return nil, false
 			}
-			p.next()
 			if !p.isOr() {
 				break
 			}
 			p.next()
 		}
 		if !p.isOp(")") {
-			return false
+			return nil, false
 		}
 		p.next()
-		return true
+		return nums, true
 	}
-	if p.peek().kind != tNum {
-		return false
-	}
-	p.next()
-	return true
+	return nums, num()
 }
 
 // 802.11 frame types and the subtype names of each, as libpcap's grammar
@@ -164,6 +196,14 @@ var (
 	}
 	llcSubtypes = []string{"rr", "rnr", "rej", "ui", "ua", "disc", "dm", "sabme", "test", "xid", "frmr"}
 )
+
+// scanned reports the scanner's error for t, if any, and returns t.
+func scanned(t token) token {
+	if t.err != nil {
+		panic(t.err)
+	}
+	return t
+}
 
 func hasFold(names []string, s string) bool {
 	for _, n := range names {
@@ -209,12 +249,19 @@ func wlanSubtype(typ uint32, t token) {
 // linkOnly checks names and values as libpcap's grammar actions do, then
 // refuses the primitive for the link type (none of them is one bpflow reads
 // for 802.11/ATM/SS7; LLC is generated on Ethernet).
+//
+// A bad number among the arguments counts where libpcap's parser reads it:
+// the first argument before the primitive's checks, a subtype after the
+// type's check; a field's later list values come after its error.
 func (g *gen) linkOnly(n nLinkOnly) *frag {
+	if len(n.args) > 0 {
+		scanned(n.args[0])
+	}
 	switch n.kw {
 	case "type":
 		typ := wlanType(n.args[0])
 		if len(n.args) > 1 {
-			wlanSubtype(typ, n.args[1])
+			wlanSubtype(typ, scanned(n.args[1]))
 		}
 		fail("802.11 link-layer types supported only on 802.11")
 	case "subtype":
@@ -230,6 +277,14 @@ func (g *gen) linkOnly(n nLinkOnly) *frag {
 		fail("frame direction supported only with 802.11 headers")
 	case "llc":
 		return g.llc(n.args)
+	case "reason", "action":
+		names := map[string][]string{"reason": pfReasons, "action": pfActions}[n.kw]
+		if t := n.args[0]; t.kind == tID && !hasFold(names, t.text) {
+			fail("unknown PF %s \"%s\"", n.kw, t.text)
+		}
+		fallthrough
+	case "ifname", "ruleset", "rnr", "srnr":
+		fail("%s supported only on PF linktype", n.kw)
 	}
 	fail("%s", linkOnlyErrors[n.kw])
 	return nil

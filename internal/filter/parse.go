@@ -1,5 +1,7 @@
 package filter
 
+import "strings"
+
 // The parser follows libpcap's grammar (grammar.y) and its quirks: "and" and
 // "or" have equal precedence and group to the left, "not" binds tightest, and a
 // bare id after "and"/"or" inherits the qualifiers of the expression on its left
@@ -22,6 +24,11 @@ type (
 		l, r node
 	}
 	nNot struct{ x node }
+	// nByteOp is "byte IDX OP VAL".
+	nByteOp struct {
+		op       string
+		idx, val token
+	}
 	// nScanError is a tree with a bad token in it.
 	nScanError struct {
 		x   node
@@ -409,6 +416,8 @@ func (p *parser) other() (node, bool) {
 		}
 		p.next()
 		return nOther{kw: kw, num: p.next().num, hasNum: true}, true
+	case "byte":
+		return p.byteOp()
 	case "inbound", "outbound", "pppoed", "broadcast", "multicast":
 		p.next()
 		return nOther{kw: kw}, true
@@ -421,6 +430,25 @@ func (p *parser) other() (node, bool) {
 		return n, true
 	}
 	return nil, false
+}
+
+// byteOp: byte NUM (&|\||<|>|=) NUM.
+func (p *parser) byteOp() (node, bool) {
+	if p.peekAt(1).kind != tNum || p.peekAt(2).kind != tOp || p.peekAt(3).kind != tNum {
+		return nil, false
+	}
+	op := p.peekAt(2).text
+	if op == "==" {
+		op = "="
+	}
+	if !strings.Contains("&|<>=", op) || len(op) != 1 {
+		return nil, false
+	}
+	p.next()
+	idx := p.next()
+	p.next()
+	val := p.next()
+	return nByteOp{op: op, idx: idx, val: val}, true
 }
 
 // pnum: NUM | ( pnum ).

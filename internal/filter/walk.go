@@ -32,6 +32,8 @@ func (g *gen) walk(n node) *frag {
 		return g.relation(n)
 	case nLinkOnly:
 		return g.linkOnly(n)
+	case nByteOp:
+		return g.byteOp(n)
 	}
 	panic("filter: unknown syntax node")
 }
@@ -342,6 +344,29 @@ func (g *gen) other(n nOther) *frag {
 	}
 	fail("'%s' is not supported by bpflow", n.kw)
 	return nil
+}
+
+// byteOp is gen_byteop: a byte of the link-layer header compared with or
+// masked by a value. Like libpcap 1.10.3, "&" and "|" do not load the byte
+// first: they test whatever the accumulator holds.
+func (g *gen) byteOp(n nByteOp) *frag {
+	for _, t := range []token{n.idx, n.val} {
+		if t.err != nil {
+			panic(t.err)
+		}
+	}
+	off, v := uint32(g.offLinkHdr)+n.idx.num, n.val.num
+	switch n.op {
+	case "=":
+		return cmp(off, szB, v)
+	case "<":
+		return ncmp(off, szB, 0xffffffff, jJGE, true, v)
+	case ">":
+		return ncmp(off, szB, 0xffffffff, jJGT, false, v)
+	case "|":
+		return not(leaf([]stmt{{opALU | aluOR | srcK, v}}, jJEQ, 0))
+	}
+	return not(leaf([]stmt{{opALU | aluAND | srcK, v}}, jJEQ, 0))
 }
 
 func (g *gen) direction(inbound bool) *frag {

@@ -227,12 +227,7 @@ func TestGolden(t *testing.T) {
 // run and skipped with their diff (go test -v shows it); one that starts to
 // match fails until it is removed from here, so the list cannot go stale.
 // BPFLOW_GOLDEN_STRICT=1 turns every pending case into a failure.
-var pending = map[string]string{
-	// Found by H8's QA (mutated real captures, new option combinations).
-	// Found by H10 (issue 3 cases).
-	"w_not_a_pcap": "-w with an input that is no capture: 1.6.1 aborts (SIGABRT, 'terminate called after throwing an instance of pcap_writer::write_error*', exit 134, empty out.pcap); bpflow prints 'tcpflow[PID]: unknown file format', exit 1, no out.pcap — a DESIGN §4.6 crash: make it a Difference (e.g. AltArgs without -w, where 1.6.1 prints 'tcpflow: unknown file format' without the PID) once the lead picks bpflow's output",
-	"w_unwritable": "-w into a missing directory: 1.6.1 aborts (SIGABRT, pcap_writer::write_error, exit 134); bpflow prints 'create nodir/out.pcap: open nodir/out.pcap: no such file or directory', exit 1 — a DESIGN §4.6 crash: make it a Difference once the lead picks bpflow's wording (tcpflow's own style would be 'nodir/out.pcap: No such file or directory')",
-}
+var pending = map[string]string{}
 
 // goldenDiff runs bpflow on c and says how its output differs from what
 // the case expects ("" when it matches).

@@ -195,6 +195,9 @@ func decodeIP(ip []byte, s *Segment) Status {
 }
 
 func decodeIPv4(ip []byte, s *Segment) Status {
+	// Addresses first: netviz counts packets that are not TCP by address.
+	s.Src = netip.AddrFrom4([4]byte(ip[12:16]))
+	s.Dst = netip.AddrFrom4([4]byte(ip[16:20]))
 	if ip[9] != protoTCP {
 		return StatusIPNotTCP
 	}
@@ -220,8 +223,6 @@ func decodeIPv4(ip []byte, s *Segment) Status {
 		return StatusIPNotTCP
 	}
 	s.Family = FamilyIPv4
-	s.Src = netip.AddrFrom4([4]byte(ip[12:16]))
-	s.Dst = netip.AddrFrom4([4]byte(ip[16:20]))
 	return decodeTCP(ip[hl:end], s)
 }
 
@@ -229,6 +230,8 @@ func decodeIPv6(ip []byte, s *Segment) Status {
 	if len(ip) < 40 {
 		return StatusIPNotTCP
 	}
+	s.Src = netip.AddrFrom16([16]byte(ip[8:24]))
+	s.Dst = netip.AddrFrom16([16]byte(ip[24:40]))
 	plen := int(be.Uint16(ip[4:]))
 	if plen == 0 {
 		// A BIG TCP super-packet (> 64 KiB, RFC 2675 jumbogram style): the
@@ -246,8 +249,6 @@ func decodeIPv6(ip []byte, s *Segment) Status {
 		}
 	}
 	s.Family = FamilyIPv6
-	s.Src = netip.AddrFrom16([16]byte(ip[8:24]))
-	s.Dst = netip.AddrFrom16([16]byte(ip[24:40]))
 	return decodeTCP(rest, s)
 }
 

@@ -281,19 +281,51 @@ type entry struct {
 	port  int // -1 for addresses
 }
 
-// top returns the busiest addresses, most bytes first (ties by address).
-func (t *topTable) top(n int) []entry {
-	type kv struct {
-		a netip.Addr
-		c uint64
-	}
-	var all []kv
+// addrCount is one address's bytes.
+type addrCount struct {
+	a netip.Addr
+	c uint64
+}
+
+// byAddress returns every counted address with its bytes, in address order.
+func (t *topTable) byAddress() []addrCount {
+	var all []addrCount
 	for i, u := range t.used {
 		if u {
-			all = append(all, kv{t.keys[i], t.counts[i]})
+			all = append(all, addrCount{asTcpflowShows(t.keys[i]), t.counts[i]})
 		}
 	}
-	slices.SortFunc(all, func(x, y kv) int {
+	slices.SortFunc(all, func(x, y addrCount) int { return x.a.Compare(y.a) })
+	// Two keys may have become one address (:: and 0.0.0.0): add them up.
+	merged := all[:0]
+	for _, e := range all {
+		if n := len(merged); n > 0 && merged[n-1].a == e.a {
+			merged[n-1].c += e.c
+			continue
+		}
+		merged = append(merged, e)
+	}
+	return merged
+}
+
+// asTcpflowShows maps an IPv6 address whose first 12 bytes are zero (::,
+// IPv4-compatible) to the IPv4 address tcpflow's address tree files and
+// prints it as.
+func asTcpflowShows(a netip.Addr) netip.Addr {
+	if !a.Is6() || a.Is4In6() {
+		return a
+	}
+	b := a.As16()
+	if [12]byte(b[:12]) != [12]byte{} {
+		return a
+	}
+	return netip.AddrFrom4([4]byte(b[12:]))
+}
+
+// top returns the busiest addresses, most bytes first (ties by address).
+func (t *topTable) top(n int) []entry {
+	all := t.byAddress()
+	slices.SortStableFunc(all, func(x, y addrCount) int {
 		if x.c != y.c {
 			if x.c > y.c {
 				return -1

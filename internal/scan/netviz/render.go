@@ -459,3 +459,30 @@ func (a *Accumulator) WriteFile(path string, opts RenderOptions) error {
 	}
 	return nil
 }
+
+// DumpHistograms writes the address histograms as tcpflow's
+// -S netviz_histogram_dump=1 prints them: per direction, the number of
+// addresses and each address's bytes, in address order (tcpflow walks its
+// address tree: IPv4 before IPv6, each ascending). tcpflow also prints its
+// address tree's internal counters (nodes, cache hits); bpflow has no such
+// tree, so those lines are left out.
+func (a *Accumulator) DumpHistograms(w io.Writer) error {
+	for _, d := range []struct {
+		name string
+		t    *topTable
+	}{{"src_tree", a.srcAddr}, {"dst_tree", a.dstAddr}} {
+		top := d.t.byAddress()
+		if _, err := fmt.Fprintf(w, "%s:\nhistogram size: %d\n", d.name, len(top)); err != nil {
+			return err
+		}
+		for _, e := range top {
+			if _, err := fmt.Fprintf(w, "%s  count=%d\n", e.a, e.c); err != nil {
+				return err
+			}
+		}
+		if _, err := io.WriteString(w, "\n"); err != nil {
+			return err
+		}
+	}
+	return nil
+}
