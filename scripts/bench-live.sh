@@ -38,5 +38,6 @@ for scen in "${SCENARIOS[@]}"; do
 	"$BENCH_DIR/run.sh" -n "$RUNS" -d "$DUR" ${WORKDIR:+-w "$WORKDIR"} -c none -c tcpflow-o \
 		-c "bpflow=$BIN --capture=ebpf -i {IF} -o {OUT} {FILTER}" \
 		-c "bpflow-scratch=env BPFLOW_EBPF_COPY=scratch $BIN --capture=ebpf -i {IF} -o {OUT} {FILTER}" \
+		-c "bpflow-afpacket=$BIN --capture=afpacket -i {IF} -o {OUT} {FILTER}" \
 		"$scen"
 done
