@@ -18,6 +18,7 @@ import (
 	"golang.org/x/net/bpf"
 
 	"github.com/bpflow/bpflow/internal/layers"
+	"github.com/bpflow/bpflow/internal/testutil"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/filter (corpus pcaps and tcpdump's answers)")
@@ -70,17 +71,7 @@ func readPcap(data []byte) (layers.LinkType, []frame, []uint32, error) {
 }
 
 func readExpressions(t testing.TB) []string {
-	data, err := os.ReadFile(filepath.Join(testdataDir, "expressions.txt"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var exprs []string
-	for _, line := range strings.Split(string(data), "\n") {
-		if line != "" && !strings.HasPrefix(line, "#") {
-			exprs = append(exprs, line)
-		}
-	}
-	return exprs
+	return testutil.ReadList(t, filepath.Join(testdataDir, "expressions.txt"))
 }
 
 // tcpdumpAnswer runs the oracle: "error: MSG" or "match: i,j,…" (0-based).

@@ -16,6 +16,7 @@ import (
 	"github.com/bpflow/bpflow/internal/filter"
 	"github.com/bpflow/bpflow/internal/layers"
 	"github.com/bpflow/bpflow/internal/pcapfile"
+	"github.com/bpflow/bpflow/internal/testutil"
 )
 
 // The recorded-traffic filter corpus: every expression of filters.txt on
@@ -31,7 +32,7 @@ var (
 // from tcpdump 4.99.3 / libpcap 1.10.3 (go test -run TestRecordedFilters
 // -record); expressions in filterPending are known mismatches.
 func TestRecordedFilters(t *testing.T) {
-	exprs := readLines(t, filepath.Join(realDir, "filters.txt"))
+	exprs := testutil.ReadList(t, filepath.Join(realDir, "filters.txt"))
 	if *record {
 		recordFilterAnswers(t, exprs)
 	}
@@ -110,21 +111,6 @@ func readAll(path string) ([]layers.Frame, layers.LinkType, error) {
 		c.Data = bytes.Clone(f.Data)
 		frames = append(frames, c)
 	}
-}
-
-func readLines(t *testing.T, path string) []string {
-	t.Helper()
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var lines []string
-	for _, l := range strings.Split(string(data), "\n") {
-		if l != "" && !strings.HasPrefix(l, "#") {
-			lines = append(lines, l)
-		}
-	}
-	return lines
 }
 
 func loadFilterAnswers(t *testing.T) map[string]string {
