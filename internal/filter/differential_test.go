@@ -3,10 +3,9 @@ package filter
 import (
 	"bufio"
 	"bytes"
-	"encoding/binary"
-	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,6 +17,7 @@ import (
 	"golang.org/x/net/bpf"
 
 	"github.com/bpflow/bpflow/internal/layers"
+	"github.com/bpflow/bpflow/internal/pcapfile"
 	"github.com/bpflow/bpflow/internal/testutil"
 )
 
@@ -25,49 +25,43 @@ var update = flag.Bool("update", false, "rewrite testdata/filter (corpus pcaps a
 
 const testdataDir = "../../testdata/filter"
 
-// writePcap writes frames as a little-endian classic pcap; packet i has
-// timestamp i+1 seconds, which is how tcpdump's output is mapped back.
+// writePcap writes frames as a classic pcap; packet i has timestamp i+1
+// seconds, which is how tcpdump's output is mapped back.
 func writePcap(path string, link layers.LinkType, frames []frame) error {
 	var b bytes.Buffer
-	hdr := []uint32{0xa1b2c3d4, 0x00040002, 0, 0, 262144, uint32(link)}
-	for i, v := range hdr {
-		if i == 1 {
-			binary.Write(&b, binary.LittleEndian, uint16(2))
-			binary.Write(&b, binary.LittleEndian, uint16(4))
-			continue
-		}
-		binary.Write(&b, binary.LittleEndian, v)
+	w, err := pcapfile.NewWriter(&b, link, 262144)
+	if err != nil {
+		return err
 	}
 	for i, f := range frames {
-		for _, v := range []uint32{uint32(i + 1), 0, uint32(len(f.data)), f.wireLen} {
-			binary.Write(&b, binary.LittleEndian, v)
+		if err := w.WritePacket(int64(i+1)*1e9, f.wireLen, f.data); err != nil {
+			return err
 		}
-		b.Write(f.data)
 	}
 	return os.WriteFile(path, b.Bytes(), 0o644)
 }
 
-// readPcap reads a little-endian classic pcap written by writePcap or tcpdump.
+// readPcap reads a capture written by writePcap or tcpdump: its link type,
+// frames and whole-second timestamps.
 func readPcap(data []byte) (layers.LinkType, []frame, []uint32, error) {
-	if len(data) < 24 || binary.LittleEndian.Uint32(data) != 0xa1b2c3d4 {
-		return 0, nil, nil, errors.New("not a little-endian pcap")
+	rd, err := pcapfile.NewReader(bytes.NewReader(data))
+	if err != nil {
+		return 0, nil, nil, err
 	}
-	link := layers.LinkType(binary.LittleEndian.Uint32(data[20:]))
 	var frames []frame
 	var secs []uint32
-	for off := 24; off < len(data); {
-		if off+16 > len(data) {
-			return 0, nil, nil, fmt.Errorf("truncated record header at %d", off)
+	for {
+		f, err := rd.Next()
+		if err == io.EOF {
+			return rd.LinkType(), frames, secs, nil
 		}
-		caplen := int(binary.LittleEndian.Uint32(data[off+8:]))
-		if off+16+caplen > len(data) {
-			return 0, nil, nil, fmt.Errorf("truncated record at %d", off)
+		if err != nil {
+			return 0, nil, nil, err
 		}
-		secs = append(secs, binary.LittleEndian.Uint32(data[off:]))
-		frames = append(frames, frame{data: data[off+16 : off+16+caplen], wireLen: binary.LittleEndian.Uint32(data[off+12:])})
-		off += 16 + caplen
+		// Next reuses its buffer: keep a copy.
+		frames = append(frames, frame{data: bytes.Clone(f.Data), wireLen: f.WireLen})
+		secs = append(secs, uint32(f.TS/1e9))
 	}
-	return link, frames, secs, nil
 }
 
 func readExpressions(t testing.TB) []string {
