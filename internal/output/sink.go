@@ -96,6 +96,9 @@ func (s *Sink) CloseFlow(f *flow.Flow) error {
 	}
 	if s.Files != nil {
 		s.Files.Close(f)
+		if s.Closed != nil || (s.Alert != nil && !s.AlertNoClose) {
+			s.Files.Sync() // the hook may read the file: it must be complete
+		}
 	}
 	if s.Index != nil {
 		s.Index.Close(f)
@@ -129,6 +132,9 @@ func (s *Sink) OpenAlert(f *flow.Flow) {
 
 // MatchesFile implements flow.Sink.
 func (s *Sink) MatchesFile(name string, off uint32, data []byte) bool {
+	if s.Files != nil {
+		s.Files.Sync() // the file's last writes may still be queued
+	}
 	return Matches(name, off, data)
 }
 
