@@ -82,28 +82,35 @@ func (r *ring) watch(mapFD int) error {
 	return r.file.SetReadDeadline(time.Time{})
 }
 
+// busySpins is how often consume yields for a sample still being written
+// before it gives up for now. A producer runs with bottom halves off, so the
+// sample is being copied on another CPU and is usually done within a few
+// yields; a super-packet takes tens of microseconds, too long to spin for.
+const busySpins = 32
+
 // consume hands every submitted sample to fn, in order, releasing each when
-// fn returns; it stops at the first sample still being written. It returns
-// the number of samples handed out.
-func (r *ring) consume(fn func(sample []byte) error) (int, error) {
-	n := 0
+// fn returns. It stops at the first sample still being written (stalled:
+// it yielded busySpins times for it) and returns the number handed out.
+func (r *ring) consume(fn func(sample []byte) error) (n int, stalled bool, err error) {
 	cons := atomic.LoadUint64(r.consPos)
+	spins := 0
 	for {
 		prod := atomic.LoadUint64(r.prodPos)
 		if cons >= prod {
-			return n, nil
+			return n, false, nil
 		}
 		hdr := (*uint32)(unsafe.Pointer(&r.data[cons&r.mask]))
 		l := atomic.LoadUint32(hdr)
 		if l&ringBusyBit != 0 {
-			// Reserved and about to be submitted: the producer holds it for
-			// a few hundred nanoseconds at most.
+			if spins++; spins > busySpins {
+				return n, true, nil
+			}
 			runtime.Gosched()
 			continue
 		}
+		spins = 0
 		size := uint64(l &^ (ringBusyBit | ringDiscardBit))
 		start := (cons + ringHdrSize) & r.mask
-		var err error
 		if l&ringDiscardBit == 0 {
 			err = fn(r.data[start : start+size : start+size])
 			n++
@@ -111,7 +118,7 @@ func (r *ring) consume(fn func(sample []byte) error) (int, error) {
 		cons += (size + ringHdrSize + 7) &^ 7
 		atomic.StoreUint64(r.consPos, cons)
 		if err != nil {
-			return n, err
+			return n, false, err
 		}
 	}
 }
