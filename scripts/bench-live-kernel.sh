@@ -10,8 +10,9 @@
 # deleted on exit); iperf3 bulk TCP and small-write TCP (-l 100 -N) from a to
 # b; bpflow captures "port 5201" on b's veth into a temporary directory.
 # Prints one line per copy path and load: program runs, average ns per run,
-# bytes recorded, ns per recorded KiB. Needs root, iproute2, iperf3,
-# bpftool, jq, Go.
+# bytes recorded, ns per recorded KiB. RING_SIZE (bytes) sets bpflow's
+# --ring-size; COPY_PATHS (default "dynptr scratch") picks the paths.
+# Needs root, iproute2, iperf3, bpftool, jq, Go.
 set -euo pipefail
 DUR=5
 while getopts "d:h" o; do
@@ -74,7 +75,7 @@ measure() { # measure COPYPATH LOAD IPERF-ARGS...
 	ip netns exec "$NB" iperf3 -s -1 -B 198.18.0.2 >/dev/null 2>&1 &
 	PIDS+=($!)
 	local srv=$!
-	BPFLOW_EBPF_COPY=$path ip netns exec "$NB" "$BIN" --capture=ebpf -i "$VB" -o "$out" port 5201 2>"$WORK/err" &
+	BPFLOW_EBPF_COPY=$path ip netns exec "$NB" "$BIN" --capture=ebpf ${RING_SIZE:+--ring-size="$RING_SIZE"} -i "$VB" -o "$out" port 5201 2>"$WORK/err" &
 	PIDS+=($!)
 	local cap=$!
 	until grep -q "listening on" "$WORK/err"; do
@@ -98,7 +99,7 @@ measure() { # measure COPYPATH LOAD IPERF-ARGS...
 			p, l, r, (r ? n / r : 0), b / 1e6, (b ? n / (b / 1024) : 0) }'
 }
 
-for path in dynptr scratch; do
+for path in ${COPY_PATHS:-dynptr scratch}; do
 	measure "$path" bulk
 	measure "$path" small -l 100 -N -b 100M
 done

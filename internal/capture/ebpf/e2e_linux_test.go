@@ -143,6 +143,13 @@ func waitForConsole(t *testing.T, recs []*recorder, text string) {
 	for _, r := range recs {
 		paths = append(paths, filepath.Join(r.dir, consoleFile))
 	}
+	defer func() { // on timeout: say which recorder missed it
+		for _, p := range paths {
+			if data, _ := os.ReadFile(p); t.Failed() && !bytes.Contains(data, []byte(text)) {
+				t.Logf("%s: no %q in its %d bytes", p, text, len(data))
+			}
+		}
+	}()
 	waitInotify(t, paths, unix.IN_MODIFY, func() bool {
 		for _, p := range paths {
 			if data, _ := os.ReadFile(p); !bytes.Contains(data, []byte(text)) {

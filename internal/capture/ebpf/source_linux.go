@@ -26,6 +26,11 @@ import (
 // this deadline instead.
 const pollInterval = 20 * time.Millisecond
 
+// busyPause is how long the reader sleeps when the next record is still
+// being written (the ring is nearly empty then): long enough not to spin, far
+// shorter than the ring takes to fill.
+const busyPause = 200 * time.Microsecond
+
 // Source is a running eBPF capture. Shutdown order: stop following links →
 // detach every hook → drain the ring → snapshot the counters → close.
 type Source struct {
@@ -359,10 +364,13 @@ func (s *Source) Run(ctx context.Context, handle func(*layers.Frame) error) erro
 		if ctx.Err() != nil {
 			return s.finish(deliver)
 		}
-		if _, err := s.ring.consume(deliver); err != nil {
+		_, stalled, err := s.ring.consume(deliver)
+		if err != nil {
 			return err
 		}
-		if err := s.ring.wait(pollInterval); err != nil {
+		if stalled {
+			time.Sleep(busyPause)
+		} else if err := s.ring.wait(pollInterval); err != nil {
 			return err
 		}
 	}
@@ -373,8 +381,16 @@ func (s *Source) finish(deliver func([]byte) error) error {
 	if err := s.detachAll(); err != nil {
 		s.log.Warn("detach eBPF capture", "err", err)
 	}
-	if _, err := s.ring.consume(deliver); err != nil {
-		return err
+	// Programs still running finish their records within microseconds.
+	for {
+		_, stalled, err := s.ring.consume(deliver)
+		if err != nil {
+			return err
+		}
+		if !stalled {
+			break
+		}
+		time.Sleep(busyPause)
 	}
 	st := s.Stats()
 	s.final = &st
