@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # bench-offline.sh - tcpflow -r versus bpflow -r on a big synthetic capture.
 #
-#   scripts/bench-offline.sh [-n RUNS] [-s SIZE_MB] [-w WORKDIR] [-m "files console"] [-b BPFLOW]
+#   scripts/bench-offline.sh [-n RUNS] [-s SIZE_MB] [-p PCAP] [-w WORKDIR] [-m "files console"] [-b BPFLOW]
 #
 # Builds (once, cached in WORKDIR) a capture of SIZE_MB (default 1200) with
 # >10,000 interleaved TCP flows of mixed sizes (internal/testutil/bigcap),
-# builds bpflow (or uses -b), then runs each tool RUNS times (default 3),
+# or takes PCAP (e.g. the harness's bench/offline.sh big.pcap, made from
+# namespace traffic), builds bpflow (or uses -b), then runs each tool RUNS
+# times (default 3),
 # interleaved, in two modes:
 #   files    TOOL -r CAP -o DIR     (a fresh directory on disk each run)
 #   console  TOOL -r CAP -c >/dev/null
@@ -14,8 +16,11 @@
 # issue 2 (files: >=3x MB/s, <=2x RSS; console: >=5x MB/s). File-mode outputs
 # of the first run are compared byte for byte (report.xml aside): the
 # capture has no padding or other 1.6.1 quirks, so they must be identical.
-# The page cache is warmed first, and each run starts after a sync, so no
-# run pays for writing back the one before. Outputs are deleted only after
+# Then the write floor (scripts/writefloor): the same files' bytes written
+# with nothing else to do, the least any tool must spend in file mode.
+# Each run starts after a sync and, as root, with the page cache dropped
+# and the capture read back in: otherwise the earlier runs' outputs fill
+# memory and later runs pay for reclaiming it. Outputs are deleted only after
 # the last run (RUNS x 2 x the capture size on disk): ext4 without a journal
 # scans every inode deleted in the last 30 s when it creates a file, which
 # made whichever tool ran after a deletion pay for the other's output (a new
@@ -26,10 +31,12 @@
 set -euo pipefail
 
 RUNS=3 SIZE_MB=1200 WORK=${BPFLOW_BENCH_DIR:-/var/tmp/bpflow-bench} MODES="files console" BPFLOW=""
-while getopts "n:s:w:m:b:h" o; do
+PCAP=""
+while getopts "n:s:p:w:m:b:h" o; do
 	case $o in
 	n) RUNS=$OPTARG ;;
 	s) SIZE_MB=$OPTARG ;;
+	p) PCAP=$OPTARG ;;
 	w) WORK=$OPTARG ;;
 	m) MODES=$OPTARG ;;
 	b) BPFLOW=$OPTARG ;;
@@ -49,9 +56,13 @@ GEN=$(find "$REPO/internal/testutil/bigcap" "$REPO/internal/testutil/pktbuild" "
 	-name '*.go' ! -name '*_test.go' | sort | xargs cat | cksum | cut -d' ' -f1)
 CAP="$WORK/big-${SIZE_MB}MB-seed1-$GEN.pcap"
 for old in "$WORK/big-${SIZE_MB}MB-seed1"*.pcap; do
-	[ "$old" = "$CAP" ] || [ ! -e "$old" ] || rm -f "$old" "$old.meta"
+	[ -n "$PCAP" ] || [ "$old" = "$CAP" ] || [ ! -e "$old" ] || rm -f "$old" "$old.meta"
 done
-if [ ! -s "$CAP" ]; then
+if [ -n "$PCAP" ]; then
+	[ -s "$PCAP" ] || die "no capture at $PCAP"
+	CAP=$(cd "$(dirname "$PCAP")" && pwd)/$(basename "$PCAP")
+	[ -f "$CAP.meta" ] || echo "given capture $CAP" >"$CAP.meta"
+elif [ ! -s "$CAP" ]; then
 	log "generating $CAP (${SIZE_MB} MB)"
 	(cd "$REPO" && go run ./internal/testutil/bigcap/cmd/bigcap -o "$CAP.tmp" -size-mb "$SIZE_MB" -seed 1) >"$CAP.meta" || die "bigcap failed"
 	mv "$CAP.tmp" "$CAP"
@@ -82,12 +93,22 @@ RES="$WORK/results.$$"
 : >"$RES"
 trap 'rm -rf "$WORK"/out-*-$$ "$RES"; date +%s >"$WORK/deleted-at"' EXIT
 
+# settle writes back what the last run left and, as root, drops the page
+# cache (clean pages only) and reads the capture back in.
+settle() {
+	sync
+	if [ -w /proc/sys/vm/drop_caches ]; then
+		echo 1 >/proc/sys/vm/drop_caches
+		cat "$CAP" >/dev/null
+	fi
+}
+
 # measure TOOL MODE RUN: one timed run; prints and records a RESULT line.
 measure() {
 	local tool=$1 mode=$2 run=$3 bin=tcpflow out="$WORK/out-$1-$2-$3-$$" tf="$WORK/time.$$"
 	[ "$tool" = tcpflow ] || bin=$BPFLOW
 	mkdir -p "$out"
-	sync
+	settle
 	local status=0
 	if [ "$mode" = files ]; then
 		(cd "$out" && /usr/bin/time -f '%e %U %S %M' -o "$tf" "$bin" -r "$CAP" -o flows >/dev/null 2>"$out.err") || status=$?
@@ -122,6 +143,12 @@ if [ -d "$keep_t/flows" ] && [ -d "$keep_b/flows" ]; then
 		head -n5 "$WORK/diff.$$"
 	fi
 	rm -f "$WORK/diff.$$"
+	floor=$WORK/out-floor-$$ ftf=$WORK/time.$$
+	(cd "$REPO" && CGO_ENABLED=0 go build -o "$WORK/writefloor" ./scripts/writefloor) && settle &&
+		/usr/bin/time -f '%e %U %S' -o "$ftf" "$WORK/writefloor" -model "$keep_t/flows" -o "$floor" >/dev/null &&
+		read -r wall user sys <<<"$(tail -n1 "$ftf")" &&
+		echo "FLOOR writefloor (the same files' bytes, nothing else to do): wall_s=$wall cpu_s=$(awk -v u="$user" -v s="$sys" 'BEGIN{print u+s}') MBps=$(awk -v b="$CAP_BYTES" -v w="$wall" 'BEGIN{printf "%.1f", b/1e6/w}')"
+	rm -f "$ftf"
 fi
 rm -rf "$WORK"/out-*-$$
 

@@ -113,7 +113,7 @@ func TestWriteThroughReachesTheFileAtOnce(t *testing.T) {
 			t.Fatal(err)
 		}
 		fs.Write(f, 0, []byte("GET / HTTP/1.1\r\n"))
-		fs.Sync() // the writer has run every segment handed over
+		fs.Sync() // whatever was handed over is in the file
 		got, err := os.ReadFile(f.Name)
 		if err != nil {
 			t.Fatal(err)

@@ -10,7 +10,8 @@ import (
 )
 
 // The file system calls of file mode — pwrite, utimensat and close — run on
-// a goroutine of their own. They are most of a run's cost (the kernel copies
+// a goroutine of their own (with Files.WriteThrough, for live capture, they
+// run at once on the caller's goroutine). They are most of a run's cost (the kernel copies
 // every byte into the page cache), and on another core they overlap with
 // reading, decoding and reassembly; live capture keeps draining its ring
 // while they run. Jobs run in the order they were queued, so a file's writes
@@ -126,39 +127,50 @@ func (w *writer) run() {
 // do runs one job; it reports whether the job held a pool buffer.
 func (w *writer) do(j *job) bool {
 	switch j.kind {
-	case jobWrite:
-		w.write(j)
-		return true
-	case jobClose:
-		w.close(j)
-		w.closing.Add(-1)
+	case jobWrite, jobClose:
+		if msg := j.run(); msg != "" {
+			w.report(msg)
+		}
+		if j.kind == jobClose {
+			w.closing.Add(-1)
+		}
+		return j.kind == jobWrite
 	case jobSync:
 		w.synced <- struct{}{}
 	}
 	return false
 }
 
-func (w *writer) write(j *job) {
-	data, off := j.buf, j.off
+// run does a write or close job and returns the error message, if any.
+func (j *job) run() string {
+	if j.kind == jobWrite {
+		return writeAt(j.fd, j.name, j.buf, j.off)
+	}
+	return closeFile(j.fd, j.setTimes, j.usec)
+}
+
+func writeAt(fd int, name string, data []byte, off int64) string {
 	for len(data) > 0 {
-		n, err := unix.Pwrite(j.fd, data, off)
+		n, err := unix.Pwrite(fd, data, off)
 		if err != nil {
-			w.report("write to " + j.name + " failed: " + errText(err))
-			return
+			return "write to " + name + " failed: " + errText(err)
 		}
 		data, off = data[n:], off+int64(n)
 	}
+	return ""
 }
 
-// close sets the file's times to the flow's first packet time, as
+// closeFile sets the file's times to the flow's first packet time, as
 // tcpflow's close_file does, and closes it.
-func (w *writer) close(j *job) {
-	if j.setTimes {
-		if err := futimes(j.fd, unix.NsecToTimespec(j.usec*1000)); err != nil {
-			w.report(fmt.Sprintf("%s: futimes(fd=%d)", errText(err), j.fd))
+func closeFile(fd int, setTimes bool, usec int64) string {
+	msg := ""
+	if setTimes {
+		if err := futimes(fd, unix.NsecToTimespec(usec*1000)); err != nil {
+			msg = fmt.Sprintf("%s: futimes(fd=%d)", errText(err), fd)
 		}
 	}
-	_ = unix.Close(j.fd) // nothing useful to do: the data was written with pwrite
+	_ = unix.Close(fd) // nothing useful to do: the data was written with pwrite
+	return msg
 }
 
 func (w *writer) report(msg string) {
@@ -271,14 +283,27 @@ func (fs *Files) writer() *writer {
 // submitWrite queues data (a pool buffer, which the writer returns) for
 // s's file at off.
 func (fs *Files) submitWrite(s *fileState, off int64, data []byte) {
-	fs.writer().push(job{kind: jobWrite, fd: s.fd, off: off, buf: data, name: s.f.Name}, fs.WriteThrough)
+	fs.writer().push(job{kind: jobWrite, fd: s.fd, off: off, buf: data, name: s.f.Name}, false)
 }
 
-// submitClose queues the close of s's file.
+// submitClose queues the close of s's file (closes it at once with
+// WriteThrough).
 func (fs *Files) submitClose(s *fileState, setTimes bool) {
+	j := job{kind: jobClose, fd: s.fd, setTimes: setTimes, usec: floorDiv(s.f.Start, 1000), name: s.f.Name}
+	if fs.WriteThrough {
+		fs.runNow(&j)
+		return
+	}
 	w := fs.writer()
 	w.closing.Add(1)
-	w.push(job{kind: jobClose, fd: s.fd, setTimes: setTimes, usec: floorDiv(s.f.Start, 1000), name: s.f.Name}, fs.WriteThrough)
+	w.push(j, false)
+}
+
+// runNow does a job on the caller's goroutine.
+func (fs *Files) runNow(j *job) {
+	if msg := j.run(); msg != "" {
+		fs.Warn(msg)
+	}
 }
 
 // closesQueued reports whether closes still wait in the queue.
