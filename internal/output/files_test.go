@@ -17,7 +17,7 @@ import (
 )
 
 // model is what a flow file must hold: plain writes at offsets, holes read
-// as zeros, shifts that keep the old bytes in front.
+// as zeros, shifts that move the bytes forward and keep a copy in front.
 type model []byte
 
 func (m *model) write(off int64, data []byte) {
@@ -32,61 +32,93 @@ func (m *model) write(off int64, data []byte) {
 
 func (m *model) shift(n int64) {
 	old := *m
+	if len(old) == 0 {
+		return // nothing to move: an empty file stays empty
+	}
 	grown := make([]byte, int64(len(old))+n)
 	copy(grown, old)
 	copy(grown[n:], old)
 	*m = grown
 }
 
-// TestFilesMatchModel drives the file store (write-behind buffers, the LRU
-// with one or two open files, shifts) with random operations on several
-// flows and compares every file with the model.
+// TestFilesMatchModel drives the file store (write-behind buffers handed
+// to the writer goroutine, the LRU, shifts) with random operations on
+// several flows and compares every file with the model: with one or two
+// open files (constant closing and reopening), with writes larger than a
+// buffer (page-aligned spills), and with more flows holding buffers than
+// the pool has (the oldest holder is flushed, and buffers come back from
+// the writer).
 func TestFilesMatchModel(t *testing.T) {
-	for seed := int64(1); seed <= 20; seed++ {
-		rng := rand.New(rand.NewSource(seed))
-		dir := t.TempDir()
-		fs := &Files{Namer: Namer{Template: "f%N", OutDir: dir}, MaxFDs: 1 + rng.Intn(2), Warn: func(msg string) { t.Error(msg) }}
-		flows := make([]*flow.Flow, 4)
-		models := make([]model, len(flows))
-		for i := range flows {
-			flows[i] = &flow.Flow{ID: uint64(i), Key: flow.Key{Src: netip.MustParseAddr("10.0.0.1"), Family: 2}}
+	for _, tc := range []struct {
+		name           string
+		flows, ops     int
+		maxFDs, maxLen int
+	}{
+		{"lru", 4, 400, 0, 3000},
+		{"big writes", 4, 400, 0, 3 * writeBufSize},
+		{"pool exhausted", maxWriteBufs + 100, 4 * (maxWriteBufs + 100), 2 * maxWriteBufs, 3000},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for seed := int64(1); seed <= 20; seed++ {
+				checkFilesModel(t, seed, tc.flows, tc.ops, tc.maxFDs, tc.maxLen)
+			}
+		})
+	}
+}
+
+// checkFilesModel runs one random sequence; maxFDs 0 means one or two.
+func checkFilesModel(t *testing.T, seed int64, nflows, ops, maxFDs, maxLen int) {
+	rng := rand.New(rand.NewSource(seed))
+	dir := t.TempDir()
+	if maxFDs == 0 {
+		maxFDs = 1 + rng.Intn(2)
+	}
+	fs := &Files{Namer: Namer{Template: "f%N", OutDir: dir}, MaxFDs: maxFDs, Warn: func(msg string) { t.Error(msg) }}
+	flows := make([]*flow.Flow, nflows)
+	models := make([]model, len(flows))
+	for i := range flows {
+		flows[i] = &flow.Flow{ID: uint64(i), Key: flow.Key{Src: netip.MustParseAddr("10.0.0.1"), Family: 2}}
+	}
+	pos := make([]int64, len(flows))
+	for op := 0; op < ops; op++ {
+		i := rng.Intn(len(flows))
+		f := flows[i]
+		if err := fs.Open(f); err != nil {
+			t.Fatal(err)
 		}
-		pos := make([]int64, len(flows))
-		for op := 0; op < 400; op++ {
-			i := rng.Intn(len(flows))
-			f := flows[i]
-			if err := fs.Open(f); err != nil {
+		switch r := rng.Intn(20); {
+		case r == 0:
+			n := int64(1 + rng.Intn(50))
+			if err := fs.Shift(f, n); err != nil {
 				t.Fatal(err)
 			}
-			switch r := rng.Intn(20); {
-			case r == 0:
-				n := int64(1 + rng.Intn(50))
-				if err := fs.Shift(f, n); err != nil {
-					t.Fatal(err)
-				}
-				models[i].shift(n)
-			case r < 3:
-				pos[i] = int64(rng.Intn(len(models[i]) + 100)) // a seek
-				fallthrough
-			default:
-				data := bytes.Repeat([]byte{byte('a' + rng.Intn(26))}, rng.Intn(3000))
-				fs.Write(f, pos[i], data)
-				models[i].write(pos[i], data)
-				pos[i] += int64(len(data))
-			}
-			fs.Touch(f)
+			models[i].shift(n)
+		case r < 3:
+			pos[i] = int64(rng.Intn(len(models[i]) + 100)) // a seek
+			fallthrough
+		default:
+			data := bytes.Repeat([]byte{byte('a' + rng.Intn(26))}, rng.Intn(maxLen))
+			fs.Write(f, pos[i], data)
+			models[i].write(pos[i], data)
+			pos[i] += int64(len(data))
 		}
-		for i, f := range flows {
-			fs.Close(f)
-			fs.Sync()
-			got, err := os.ReadFile(filepath.Join(dir, "f00"+string(rune('0'+i))))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !bytes.Equal(got, models[i]) {
-				t.Fatalf("seed %d flow %d: file has %d bytes, model %d (first difference at %d)",
-					seed, i, len(got), len(models[i]), firstDiff(got, models[i]))
-			}
+		fs.Touch(f)
+	}
+	for _, f := range flows {
+		fs.Close(f)
+	}
+	fs.Stop()
+	for i, f := range flows {
+		if f.Name == "" {
+			continue // never written
+		}
+		got, err := os.ReadFile(f.Name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, models[i]) {
+			t.Fatalf("seed %d flow %d: file has %d bytes, model %d (first difference at %d)",
+				seed, i, len(got), len(models[i]), firstDiff(got, models[i]))
 		}
 	}
 }
