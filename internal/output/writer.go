@@ -10,16 +10,15 @@ import (
 )
 
 // The file system calls of file mode — pwrite, utimensat and close — run on
-// a goroutine of their own (with Files.WriteThrough, for live capture, they
-// run at once on the caller's goroutine). They are most of a run's cost (the kernel copies
+// a goroutine of their own. They are most of a run's cost (the kernel copies
 // every byte into the page cache), and on another core they overlap with
-// reading, decoding and reassembly; live capture keeps draining its ring
-// while they run. Jobs run in the order they were queued, so a file's writes
-// land in order (the last writer still wins) and its close and times follow
-// them. Whatever reads a file back — a straggler compared with a
-// closed file, a file shifted for a no-SYN insert, post-processing, a
-// tcp_cmd hook — calls Files.Sync first, which returns once every queued job
-// has run.
+// reading, decoding and reassembly. Jobs run in the order they were queued,
+// so a file's writes land in order (the last writer still wins) and its
+// close and times follow them. Whatever reads a file back — a straggler
+// compared with a closed file, a file shifted for a no-SYN insert,
+// post-processing, a tcp_cmd hook — calls Files.Sync first, which returns
+// once every queued job has run. (Live capture, Files.WriteThrough, does
+// its calls at once on the caller's goroutine: see there.)
 //
 // One writer: a second one (flows spread over two) cost more system time
 // and gained nothing measurable on two cores, where the reader needs the
