@@ -313,9 +313,7 @@ func (fs *Files) Write(f *flow.Flow, off int64, data []byte) {
 		return
 	}
 	if fs.WriteThrough {
-		if msg := writeAt(s.fd, s.f.Name, data, off); msg != "" {
-			fs.Warn(msg)
-		}
+		fs.runNow(&job{kind: jobWrite, fd: s.fd, off: off, buf: data, name: s.f.Name})
 		return
 	}
 	if s.buf != nil && off != s.bufOff+int64(len(s.buf)) {

@@ -71,11 +71,12 @@ func startWriter(pool *bufPool) *writer {
 	return w
 }
 
-// push queues j, waking the writer when enough has gathered or urgent.
-func (w *writer) push(j job, urgent bool) {
+// push queues j, waking the writer once enough has gathered (kick wakes
+// it sooner).
+func (w *writer) push(j job) {
 	w.mu.Lock()
 	w.queue = append(w.queue, j)
-	w.wakeLocked(urgent || len(w.queue) >= wakeBatch)
+	w.wakeLocked(len(w.queue) >= wakeBatch)
 }
 
 // kick wakes the writer if it sleeps on queued jobs.
@@ -282,7 +283,7 @@ func (fs *Files) writer() *writer {
 // submitWrite queues data (a pool buffer, which the writer returns) for
 // s's file at off.
 func (fs *Files) submitWrite(s *fileState, off int64, data []byte) {
-	fs.writer().push(job{kind: jobWrite, fd: s.fd, off: off, buf: data, name: s.f.Name}, false)
+	fs.writer().push(job{kind: jobWrite, fd: s.fd, off: off, buf: data, name: s.f.Name})
 }
 
 // submitClose queues the close of s's file (closes it at once with
@@ -295,7 +296,7 @@ func (fs *Files) submitClose(s *fileState, setTimes bool) {
 	}
 	w := fs.writer()
 	w.closing.Add(1)
-	w.push(j, false)
+	w.push(j)
 }
 
 // runNow does a job on the caller's goroutine.
@@ -322,7 +323,8 @@ func (fs *Files) Sync() {
 	if fs.w == nil {
 		return
 	}
-	fs.w.push(job{kind: jobSync}, true)
+	fs.w.push(job{kind: jobSync})
+	fs.w.kick()
 	<-fs.w.synced
 	fs.reportWriterErrors()
 }

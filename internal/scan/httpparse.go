@@ -710,18 +710,10 @@ func (p *responseParser) fieldChar(c, t byte) {
 	}
 }
 
-// matchName advances a header-name match; it reports whether the name just
-// completed (and the state became done).
+// matchName advances a header-name match (a mismatch makes it a general
+// header); it reports whether the name just completed.
 func (p *responseParser) matchName(word string, t byte, done headerState) bool {
-	ok, complete := p.matchWord(word, t)
-	switch {
-	case !ok:
-		p.hstate = hGeneral
-	case complete:
-		p.hstate = done
-		return true
-	}
-	return false
+	return p.matchValue(word, t, hGeneral, done)
 }
 
 // valueStart handles the first byte of a header value; false is an error.
@@ -848,14 +840,18 @@ func (p *responseParser) listTokenStart(c byte, wanted bool, matching, unwanted 
 	}
 }
 
-func (p *responseParser) matchValue(word string, lc byte, miss, done headerState) {
+// matchValue advances the match of word: a mismatch moves to miss, the last
+// byte to done (and reports true).
+func (p *responseParser) matchValue(word string, lc byte, miss, done headerState) bool {
 	ok, complete := p.matchWord(word, lc)
 	switch {
 	case !ok:
 		p.hstate = miss
 	case complete:
 		p.hstate = done
+		return true
 	}
+	return false
 }
 
 // endHeaderFlags records what a finished Connection or Transfer-Encoding
